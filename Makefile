@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make run` and `make test`. Each installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA ?= ledger-data
+
+.PHONY: run demo test check lint types contracts pytest bench clean
+
+$(BIN)/ledger: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(BIN)/ledger  ## seed the demo engagement into the embedded store and print its history
+	$(BIN)/ledger --data $(DATA) demo
+
+demo: run
+
+test: $(BIN)/ledger lint types contracts pytest  ## the whole suite: lint, types, import contracts, tests
+
+lint: $(BIN)/ledger
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(BIN)/ledger
+	$(BIN)/mypy
+
+contracts: $(BIN)/ledger
+	$(BIN)/lint-imports
+
+pytest: $(BIN)/ledger
+	$(BIN)/pytest
+
+bench: $(BIN)/ledger  ## benchmarks print their figures beside a baseline measured in the same run
+	$(BIN)/python -m bench.commands
+
+clean:
+	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The ledger's edges: the command line (and, later, HTTP and pages)."""

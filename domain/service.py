@@ -1,0 +1,132 @@
+"""The application service: load the engagement, decide, save; retry when a writer raced us."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper
+
+from domain import errors
+from domain import events as ev
+from domain.commands import Command
+from domain.decide import Context, decide
+from domain.mapper import LedgerMapper, OrjsonTranscoder
+from domain.state import Engagement, fold
+from domain.store import make_append_only
+from domain.values import engagement_id
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command recorded: the engagement's version after it and the log position."""
+
+    version: int
+    position: int | None
+    events: list[ev.Event] = field(default_factory=list)
+
+
+class Ledger(Application[UUID]):
+    """Engagements stored as event streams, one stream per engagement code."""
+
+    name = "Ledger"
+    env: ClassVar[dict[str, str]] = {
+        "IS_SNAPSHOTTING_ENABLED": "y",
+        "AGGREGATE_CACHE_MAXSIZE": "1000",
+        # States are immutable, so the cache may hand them out without copying.
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+    }
+    snapshot_interval = 100
+    max_attempts = 25
+
+    def __init__(self, env: Mapping[str, str] | None = None, clock: Clock = utc_now) -> None:
+        self.clock = clock
+        super().__init__(env)
+        make_append_only(self.recorder)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return LedgerMapper(
+            transcoder=OrjsonTranscoder(),
+            cipher=self.factory.cipher(),
+            compressor=self.factory.compressor(),
+        )
+
+    def execute(self, command: Command, actor: str, expected_version: int | None = None) -> Outcome:
+        """Record ``command`` on behalf of ``actor``; with ``expected_version``, only on that version.
+
+        Without an expected version a lost race is retried on fresh state, so concurrent
+        writers never overwrite each other; with one, it is refused instead.
+        """
+        for _ in range(self.max_attempts):
+            state = self.engagement_or_none(command.code)
+            current = state.version if state else 0
+            if expected_version is not None and current != expected_version:
+                raise errors.ExpectedVersionMismatch(
+                    f"{command.code} is at version {current}, not {expected_version}"
+                )
+            new_events = decide(state, command, Context(actor=actor, now=self.clock()))
+            if not new_events:
+                return Outcome(version=current, position=None)
+            try:
+                recordings = self.save(*new_events)
+            except IntegrityError:
+                if expected_version is not None:
+                    raise errors.ExpectedVersionMismatch(
+                        f"{command.code} changed while this command was decided"
+                    ) from None
+                continue
+            self._snapshot_if_due(state, new_events)
+            return Outcome(
+                version=new_events[-1].originator_version,
+                position=recordings[-1].notification.id,
+                events=new_events,
+            )
+        raise errors.TooManyConcurrentWriters(f"{command.code} kept changing; nothing recorded")
+
+    def engagement(self, code: str, version: int | None = None) -> Engagement:
+        """The engagement as its events leave it (at ``version``, if given)."""
+        try:
+            return cast(
+                Engagement,
+                self.repository.get(
+                    engagement_id(code),
+                    version=version,
+                    projector_func=cast(Any, fold),
+                ),
+            )
+        except AggregateNotFoundError:
+            raise errors.EngagementNotFound(f"no engagement {code.strip().upper()}") from None
+
+    def engagement_or_none(self, code: str) -> Engagement | None:
+        try:
+            return self.engagement(code)
+        except errors.EngagementNotFound:
+            return None
+
+    def history(self, code: str, after: int | None = None) -> Iterator[ev.Event]:
+        """The engagement's events in order (after version ``after``, if given)."""
+        return cast(Iterator[ev.Event], self.events.get(engagement_id(code), gt=after))
+
+    def _snapshot_if_due(self, state: Engagement | None, new_events: list[ev.Event]) -> None:
+        first, last = new_events[0].originator_version, new_events[-1].originator_version
+        if self.snapshots is None or last // self.snapshot_interval == (first - 1) // self.snapshot_interval:
+            return
+        after = fold(state, new_events)
+        assert after is not None
+        snapshot = ev.EngagementSnapshot(
+            originator_id=after.id,
+            originator_version=after.version,
+            timestamp=after.last_changed_at,
+            state=after.model_dump(mode="json"),
+        )
+        self.snapshots.put([snapshot])
