@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from threading import BoundedSemaphore, Lock
 from typing import Any, ClassVar, cast
 from uuid import UUID
 
@@ -17,7 +20,7 @@ from domain.commands import Command
 from domain.decide import Context, decide
 from domain.mapper import LedgerMapper, OrjsonTranscoder
 from domain.state import Engagement, fold
-from domain.store import make_append_only
+from domain.store import make_append_only, schema_lock, stream_lock
 from domain.values import engagement_id
 
 Clock = Callable[[], datetime]
@@ -49,10 +52,16 @@ class Ledger(Application[UUID]):
     snapshot_interval = 100
     max_attempts = 25
 
+    _stream_locks = tuple(Lock() for _ in range(64))
+    """Writers in one process take turns per engagement (striped); other processes retry."""
+    _contended = BoundedSemaphore(4)
+    """At most this many retrying commands hold a pooled connection for a stream lock."""
+
     def __init__(self, env: Mapping[str, str] | None = None, clock: Clock = utc_now) -> None:
         self.clock = clock
-        super().__init__(env)
-        make_append_only(self.recorder)
+        with schema_lock(self.construct_env(self.name, env)):
+            super().__init__(env)
+            make_append_only(self.recorder)
 
     def construct_mapper(self) -> Mapper[UUID]:
         return LedgerMapper(
@@ -67,31 +76,48 @@ class Ledger(Application[UUID]):
         Without an expected version a lost race is retried on fresh state, so concurrent
         writers never overwrite each other; with one, it is refused instead.
         """
-        for _ in range(self.max_attempts):
-            state = self.engagement_or_none(command.code)
-            current = state.version if state else 0
-            if expected_version is not None and current != expected_version:
-                raise errors.ExpectedVersionMismatch(
-                    f"{command.code} is at version {current}, not {expected_version}"
-                )
-            new_events = decide(state, command, Context(actor=actor, now=self.clock()))
-            if not new_events:
-                return Outcome(version=current, position=None)
-            try:
-                recordings = self.save(*new_events)
-            except IntegrityError:
-                if expected_version is not None:
-                    raise errors.ExpectedVersionMismatch(
-                        f"{command.code} changed while this command was decided"
-                    ) from None
-                continue
-            self._snapshot_if_due(state, new_events)
-            return Outcome(
-                version=new_events[-1].originator_version,
-                position=recordings[-1].notification.id,
-                events=new_events,
-            )
+        with self._stream_locks[hash(command.code) % len(self._stream_locks)]:
+            return self._execute(command, actor, expected_version)
+
+    def _execute(self, command: Command, actor: str, expected_version: int | None) -> Outcome:
+        outcome = self._attempt(command, actor, expected_version)
+        if outcome is not None:
+            return outcome
+        # Another process won the race. Queue behind the others on a database lock for
+        # this engagement, so that retries take turns instead of colliding again.
+        with self._contended, stream_lock(self.recorder, engagement_id(command.code)):
+            for attempt in range(self.max_attempts):
+                outcome = self._attempt(command, actor, expected_version)
+                if outcome is not None:
+                    return outcome
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))  # noqa: S311
         raise errors.TooManyConcurrentWriters(f"{command.code} kept changing; nothing recorded")
+
+    def _attempt(self, command: Command, actor: str, expected_version: int | None) -> Outcome | None:
+        """Load, decide and save once; ``None`` if another writer saved first."""
+        state = self.engagement_or_none(command.code)
+        current = state.version if state else 0
+        if expected_version is not None and current != expected_version:
+            raise errors.ExpectedVersionMismatch(
+                f"{command.code} is at version {current}, not {expected_version}"
+            )
+        new_events = decide(state, command, Context(actor=actor, now=self.clock()))
+        if not new_events:
+            return Outcome(version=current, position=None)
+        try:
+            recordings = self.save(*new_events)
+        except IntegrityError:
+            if expected_version is not None:
+                raise errors.ExpectedVersionMismatch(
+                    f"{command.code} changed while this command was decided"
+                ) from None
+            return None
+        self._snapshot_if_due(state, new_events)
+        return Outcome(
+            version=new_events[-1].originator_version,
+            position=recordings[-1].notification.id,
+            events=new_events,
+        )
 
     def engagement(self, code: str, version: int | None = None) -> Engagement:
         """The engagement as its events leave it (at ``version``, if given)."""

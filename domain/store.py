@@ -7,14 +7,20 @@ the Merkle log makes deliberate rewrites detectable.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import Recorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import Environment
 from psycopg import sql
 
 APPEND_ONLY_MESSAGE = "stored events are append-only"
+SCHEMA_LOCK_KEY = 0x1ED6E2  # an arbitrary advisory-lock key of the ledger's own
 
 
 def sqlite_env(data_dir: Path) -> dict[str, str]:
@@ -64,7 +70,6 @@ def _postgres_triggers(recorder: PostgresApplicationRecorder) -> None:
     schema = sql.Identifier(recorder.datastore.schema)
     table = recorder.events_table_name
     with recorder.datastore.transaction(commit=True) as cursor:
-        cursor.execute(sql.SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(table))
         cursor.execute(_PG_FUNCTION.format(schema=schema))
         for name, operations, level in _PG_TRIGGERS:
             cursor.execute(
@@ -73,3 +78,48 @@ def _postgres_triggers(recorder: PostgresApplicationRecorder) -> None:
                     "FOR EACH " + level + " EXECUTE FUNCTION {schema}.ledger_refuse_change()"
                 ).format(name=sql.Identifier(f"{table}_{name}"), schema=schema, table=sql.Identifier(table))
             )
+
+
+@contextmanager
+def schema_lock(env: Environment) -> Iterator[None]:
+    """On PostgreSQL, one process at a time creates tables and triggers (a database lock).
+
+    Several API workers starting together would otherwise race on ``CREATE ... IF NOT EXISTS``
+    and fail with "tuple concurrently updated". SQLite serialises schema changes itself.
+    """
+    if not env.get("PERSISTENCE_MODULE", "").startswith("eventsourcing.postgres"):
+        yield
+        return
+    with psycopg.connect(
+        host=env.get("POSTGRES_HOST"),
+        port=env.get("POSTGRES_PORT") or "5432",
+        dbname=env.get("POSTGRES_DBNAME"),
+        user=env.get("POSTGRES_USER"),
+        password=env.get("POSTGRES_PASSWORD") or None,
+        connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT") or "30"),
+        autocommit=True,
+    ) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", [SCHEMA_LOCK_KEY])
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [SCHEMA_LOCK_KEY])
+
+
+@contextmanager
+def stream_lock(recorder: Recorder, stream_id: UUID) -> Iterator[None]:
+    """On PostgreSQL, hold a session advisory lock on one stream, so writers queue in turn.
+
+    Other stores need none: the embedded SQLite store has one writing process, whose
+    threads already take turns.
+    """
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        yield
+        return
+    key = int.from_bytes(stream_id.bytes[:8], "big", signed=True)
+    with recorder.datastore.get_connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", [key])
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [key])
