@@ -59,7 +59,8 @@ def test_each_command_reports_its_version_and_a_growing_log_position(ledger: Led
     first = ledger.execute(opened(), actor="dana")
     second = ledger.execute(c.AssignManager(code=CODE, manager="Sam"), "dana")
     assert (first.version, second.version) == (1, 2)
-    assert first.position is not None and second.position is not None
+    assert first.position is not None
+    assert second.position is not None
     assert second.position > first.position
     assert ledger.recorder.max_notification_id() == second.position
 
