@@ -338,7 +338,18 @@ def _steps() -> Iterator[tuple[str, str, type[c.Command], dict[str, Any]]]:
         },
     )
     yield "2026-07-30 12:00", "lena.berg", c.ChangeTaskStatus, {"key": "uat-scripts", "to_status": T.DONE}
-    yield "2026-08-05 17:30", MANAGER, c.AchieveMilestone, {"key": "uat-signoff", "actual_on": d(2026, 8, 5)}
+    yield (
+        "2026-08-05 17:30",
+        MANAGER,
+        c.AchieveMilestone,
+        {
+            "key": "uat-signoff",
+            "actual_on": d(2026, 8, 5),
+            "cause": C.CLIENT_DEPENDENCY,
+            "responsible_party": P.CLIENT,
+            "reason": "Sign-off waited for the client's finance director",
+        },
+    )
     yield (
         "2026-09-18 10:00",
         MANAGER,

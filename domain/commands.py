@@ -92,7 +92,6 @@ class PlanMilestone(Command):
     key: Key | None = None
     title: Text
     baseline: date
-    forecast: date | None = None
 
 
 class RescheduleMilestone(Command):
@@ -111,6 +110,8 @@ class RebaselineMilestone(Command):
 class AchieveMilestone(Command):
     key: Key
     actual_on: date
+    cause: SlipCause | None = None
+    responsible_party: ResponsibleParty | None = None
 
 
 class CancelMilestone(Command):

@@ -40,6 +40,10 @@ class ReasonRequired(RuleViolation):
     """This change needs a reason the client can read."""
 
 
+class EffectiveDateInFuture(RuleViolation):
+    """A change cannot have taken effect on a day that has not come yet."""
+
+
 class ExpectedVersionMismatch(RuleViolation):
     """The engagement changed since the version the command expected."""
 

@@ -158,11 +158,15 @@ class MilestoneRebaselined(Event):
 
 
 class MilestoneAchieved(Event):
+    """Achieved on ``actual_on``; a cause and party say why, when later than the forecast."""
+
     TOPIC = "ledger:MilestoneAchieved"
     key: str
     actual_on: date
     forecast: date
     baseline: date
+    cause: SlipCause | None = None
+    responsible_party: ResponsibleParty | None = None
 
 
 class MilestoneCancelled(Event):

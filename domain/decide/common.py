@@ -41,12 +41,17 @@ def not_before_start(state: Engagement, day: date, what: str) -> None:
         )
 
 
+def annotations(command: Command, context: Context) -> dict[str, Any]:
+    """The actor, time and why of the change, for every event it records."""
+    if command.effective_on is not None and command.effective_on > context.now.date():
+        raise errors.EffectiveDateInFuture(f"effective date {command.effective_on} has not come yet")
+    return {"timestamp": context.now, "actor": context.actor, **command.annotations()}
+
+
 def stamp(state: Engagement, command: Command, context: Context) -> dict[str, Any]:
     """Identity, time, actor and the why for the next event of ``state``'s stream."""
     return {
         "originator_id": state.id,
         "originator_version": state.version + 1,
-        "timestamp": context.now,
-        "actor": context.actor,
-        **command.annotations(),
+        **annotations(command, context),
     }

@@ -22,16 +22,22 @@ def _milestone(s: Engagement, key: str) -> Milestone:
     return milestone
 
 
+def _require_cause(c: cmd.RescheduleMilestone | cmd.AchieveMilestone, days_late: int) -> None:
+    if c.cause is None or c.responsible_party is None:
+        raise errors.SlipCauseRequired(
+            f"{c.key!r} {days_late} days later needs a slip cause and a responsible party"
+        )
+
+
 def plan(state: Engagement | None, c: cmd.PlanMilestone, ctx: Context) -> list[ev.Event]:
     s = open_engagement(state)
     if c.key is not None and c.key in s.milestones:
         raise errors.MilestoneAlreadyExists(f"milestone {c.key!r} exists already")
-    forecast = c.forecast or c.baseline
-    not_before_start(s, min(c.baseline, forecast), "milestone date")
+    not_before_start(s, c.baseline, "milestone date")
     key = c.key or unique_key(c.title, set(s.milestones))
     return [
         ev.MilestonePlanned(
-            **stamp(s, c, ctx), key=key, title=c.title, baseline=c.baseline, forecast=forecast
+            **stamp(s, c, ctx), key=key, title=c.title, baseline=c.baseline, forecast=c.baseline
         )
     ]
 
@@ -44,10 +50,8 @@ def reschedule(state: Engagement | None, c: cmd.RescheduleMilestone, ctx: Contex
     not_before_start(s, c.to_date, "forecast")
     require_reason(c, "moving a milestone")
     delta = (c.to_date - m.forecast).days
-    if delta > 0 and (c.cause is None or c.responsible_party is None):
-        raise errors.SlipCauseRequired(
-            f"moving {c.key!r} later by {delta} days needs a cause and a responsible party"
-        )
+    if delta > 0:
+        _require_cause(c, delta)
     return [
         ev.MilestoneRescheduled(
             **stamp(s, c, ctx),
@@ -87,13 +91,27 @@ def rebaseline(state: Engagement | None, c: cmd.RebaselineMilestone, ctx: Contex
 
 def achieve(state: Engagement | None, c: cmd.AchieveMilestone, ctx: Context) -> list[ev.Event]:
     s = open_engagement(state)
+    existing = s.milestones.get(c.key)
+    if existing is not None and existing.actual == c.actual_on:
+        return []
     m = _milestone(s, c.key)
     if c.actual_on > ctx.now.date():
         raise errors.ActualDateInFuture(f"{c.actual_on} has not come yet")
     not_before_start(s, c.actual_on, "actual date")
+    late = (c.actual_on - m.forecast).days
+    if late > 0:
+        # Achieving after the forecast is a slip like any other: it needs its why.
+        require_reason(c, "achieving a milestone after its forecast")
+        _require_cause(c, late)
     return [
         ev.MilestoneAchieved(
-            **stamp(s, c, ctx), key=c.key, actual_on=c.actual_on, forecast=m.forecast, baseline=m.baseline
+            **stamp(s, c, ctx),
+            key=c.key,
+            actual_on=c.actual_on,
+            forecast=m.forecast,
+            baseline=m.baseline,
+            cause=c.cause,
+            responsible_party=c.responsible_party,
         )
     ]
 
