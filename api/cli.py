@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from api.demo import CODE, seed_demo
+from api.progress import ProgressBar
 from domain.errors import RuleViolation
 from domain.service import Ledger
 from domain.store import sqlite_env
+from projections.db import ProjectionDB, open_projection_db
 from projections.history import format_history
+from projections.locks import AnotherRunnerActive
+from projections.reconcile import reconcile
+from projections.registry import all_projections
+from projections.runner import Runner
 
 DEFAULT_DATA_DIR = "ledger-data"
 
@@ -30,19 +39,80 @@ def store_env(data_dir: str | None, environ: dict[str, str] | None = None) -> di
     return sqlite_env(Path(folder))
 
 
+@contextmanager
+def opened(args: argparse.Namespace) -> Iterator[tuple[Ledger, ProjectionDB]]:
+    with Ledger(store_env(args.data)) as ledger:
+        db = open_projection_db(ledger.settings)
+        try:
+            yield ledger, db
+        finally:
+            db.close()
+
+
 def _demo(args: argparse.Namespace) -> int:
-    env = store_env(args.data)
-    recorded = seed_demo(env)
-    print(
-        f"Demo engagement {CODE}: {recorded} events recorded now"
-        + (" (already seeded)" if not recorded else "")
-    )
+    recorded = seed_demo(store_env(args.data))
+    note = " (already seeded)" if not recorded else ""
+    print(f"Demo engagement {CODE}: {recorded} events recorded now{note}")
     return _history(argparse.Namespace(data=args.data, code=CODE))
 
 
 def _history(args: argparse.Namespace) -> int:
     with Ledger(store_env(args.data)) as ledger:
         print(format_history(ledger.engagement(args.code), ledger.history(args.code)))
+    return 0
+
+
+def _project(args: argparse.Namespace) -> int:
+    with opened(args) as (ledger, db):
+        runner = Runner(ledger, db, all_projections())
+        done = runner.catch_up(ProgressBar("projecting"))
+        print(f"{done:,} events projected; every projection is at position {runner.position():,}")
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    with opened(args) as (ledger, db):
+        runner = Runner(ledger, db, all_projections())
+        done = runner.rebuild(ProgressBar("rebuilding"))
+        print(f"rebuilt {', '.join(p.name for p in runner.projections)} from {done:,} events")
+    return 0
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    with opened(args) as (ledger, db):
+        projections = all_projections()
+        Runner(ledger, db, projections)  # makes sure the tables exist
+        found = reconcile(ledger, db, [p.name for p in projections])
+    for discrepancy in found:
+        print(discrepancy)
+    print("reconciled: every projection saw every event" if not found else f"{len(found)} differences")
+    return 1 if found else 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """One thread per projection, each following the log; stops on SIGTERM or Ctrl-C."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with opened(args) as (ledger, db):
+        runners = [Runner(ledger, db, [p]) for p in all_projections()]
+        errors: list[BaseException] = []
+
+        def follow(runner: Runner) -> None:
+            try:
+                runner.follow(stop, poll_interval=args.poll)
+            except BaseException as error:
+                errors.append(error)
+                stop.set()
+
+        threads = [threading.Thread(target=follow, args=(r,), daemon=True) for r in runners]
+        for thread in threads:
+            thread.start()
+        print(f"worker: following {', '.join(p.name for r in runners for p in r.projections)}", flush=True)
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
     return 0
 
 
@@ -60,6 +130,14 @@ def parser() -> argparse.ArgumentParser:
     history = sub.add_parser("history", help="print an engagement's history")
     history.add_argument("code")
     history.set_defaults(run=_history)
+    sub.add_parser("project", help="bring every projection up to date, then stop").set_defaults(run=_project)
+    sub.add_parser("rebuild", help="rebuild every projection from the first event").set_defaults(run=_rebuild)
+    sub.add_parser("reconcile", help="check every projection saw every event").set_defaults(run=_reconcile)
+    worker = sub.add_parser("worker", help="run the projections as their own process (PostgreSQL set-up)")
+    worker.add_argument(
+        "--poll", type=float, default=0.5, help="seconds between polls when nothing is notified"
+    )
+    worker.set_defaults(run=_worker)
     return p
 
 
@@ -70,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuleViolation as error:
         print(f"ledger: {error.rule}: {error.detail}", file=sys.stderr)
         return 2
+    except AnotherRunnerActive as error:
+        print(f"ledger: {error}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

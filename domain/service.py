@@ -12,7 +12,8 @@ from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.persistence import IntegrityError, Mapper, Recording
+from eventsourcing.utils import Environment
 
 from domain import errors
 from domain import events as ev
@@ -59,9 +60,15 @@ class Ledger(Application[UUID]):
 
     def __init__(self, env: Mapping[str, str] | None = None, clock: Clock = utc_now) -> None:
         self.clock = clock
+        self.listeners: list[Callable[[int], None]] = []
         with schema_lock(self.construct_env(self.name, env)):
             super().__init__(env)
             make_append_only(self.recorder)
+
+    @property
+    def settings(self) -> Environment:
+        """The library's settings this application was built with (defaults, environment, overrides)."""
+        return cast(Environment, self.env)
 
     def construct_mapper(self) -> Mapper[UUID]:
         return LedgerMapper(
@@ -132,6 +139,21 @@ class Ledger(Application[UUID]):
             )
         except AggregateNotFoundError:
             raise errors.EngagementNotFound(f"no engagement {code.strip().upper()}") from None
+
+    def state_at(self, stream_id: UUID, version: int) -> Engagement | None:
+        """The engagement with this id at ``version`` (``None`` before its first event)."""
+        if version < 1:
+            return None
+        return cast(
+            Engagement,
+            self.repository.get(stream_id, version=version, projector_func=cast(Any, fold)),
+        )
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        """Tell in-process listeners (projection runners) the last position just recorded."""
+        if recordings:
+            for listener in self.listeners:
+                listener(recordings[-1].notification.id)
 
     def engagement_or_none(self, code: str) -> Engagement | None:
         try:

@@ -123,3 +123,24 @@ def stream_lock(recorder: Recorder, stream_id: UUID) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def stream_stats(recorder: Recorder, up_to: int) -> dict[UUID, tuple[int, int]]:
+    """Per stream, its event count and last version among log positions ``<= up_to``."""
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        statement = (
+            f"SELECT originator_id, count(*), max(originator_version) "
+            f"FROM {recorder.events_table_name} WHERE rowid <= ? GROUP BY originator_id"
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, [up_to])
+            return {UUID(str(r[0])): (int(r[1]), int(r[2])) for r in cursor.fetchall()}
+    if isinstance(recorder, PostgresApplicationRecorder):
+        query = sql.SQL(
+            "SELECT originator_id, count(*) AS n, max(originator_version) AS v "
+            "FROM {}.{} WHERE notification_id <= %s GROUP BY originator_id"
+        ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(query, [up_to])
+            return {UUID(str(r["originator_id"])): (int(r["n"]), int(r["v"])) for r in cursor.fetchall()}
+    raise TypeError(f"no stream statistics for {type(recorder).__name__}")

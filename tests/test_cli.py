@@ -38,7 +38,9 @@ def test_demo_seeds_the_engagement_once_and_prints_its_history(tmp_path: Path) -
     assert second.returncode == 0, second.stderr
     assert f"{len(demo_steps())} events recorded now" in first.stdout
     assert "0 events recorded now (already seeded)" in second.stdout
-    assert "Milestone 'Build complete' moved 2026-05-29 -> 2026-06-12 (+14 days): scope change" in first.stdout
+    assert (
+        "Milestone 'Build complete' moved 2026-05-29 -> 2026-06-12 (+14 days): scope change" in first.stdout
+    )
     stream = _stream(tmp_path / "d")
     assert [e.originator_version for e in stream] == list(range(1, len(demo_steps()) + 1))
 
@@ -47,7 +49,9 @@ def test_the_demo_shows_every_kind_of_event_and_a_realistic_story(tmp_path: Path
     ledger_cli("--data", str(tmp_path), "demo", cwd=tmp_path)
     stream = _stream(tmp_path)
     kinds = {type(e) for e in stream}
-    every_kind = {cls for cls in ev.Event.__subclasses__() if cls.TOPIC.startswith("ledger:")}
+    every_kind = {
+        cls for t, cls in ev.TOPICS.items() if t.startswith("ledger:") and issubclass(cls, ev.Event)
+    }
     assert every_kind - kinds == {ev.EngagementClosed}, "all but closing: hypercare goes on"
     slips = [e for e in stream if isinstance(e, ev.MilestoneRescheduled) and e.delta_days > 0]
     assert len({e.cause for e in slips}) >= 4

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from domain import commands as cmd
+from domain import errors
 from domain import events as ev
 from domain.decide import engagement, milestones, scope, tasks
 from domain.decide.common import Context
@@ -41,6 +42,8 @@ DECIDERS: dict[type[cmd.Command], Decider] = {
 
 def decide(state: Engagement | None, command: cmd.Command, context: Context) -> list[ev.Event]:
     """The events that record ``command`` against ``state``, or the broken rule's error."""
+    if command.effective_on is not None and command.effective_on > context.now.date():
+        raise errors.EffectiveDateInFuture(f"effective date {command.effective_on} has not come yet")
     return DECIDERS[type(command)](state, command, context)
 
 

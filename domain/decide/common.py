@@ -41,10 +41,8 @@ def not_before_start(state: Engagement, day: date, what: str) -> None:
         )
 
 
-def annotations(command: Command, context: Context) -> dict[str, Any]:
+def provenance(command: Command, context: Context) -> dict[str, Any]:
     """The actor, time and why of the change, for every event it records."""
-    if command.effective_on is not None and command.effective_on > context.now.date():
-        raise errors.EffectiveDateInFuture(f"effective date {command.effective_on} has not come yet")
     return {"timestamp": context.now, "actor": context.actor, **command.annotations()}
 
 
@@ -53,5 +51,5 @@ def stamp(state: Engagement, command: Command, context: Context) -> dict[str, An
     return {
         "originator_id": state.id,
         "originator_version": state.version + 1,
-        **annotations(command, context),
+        **provenance(command, context),
     }

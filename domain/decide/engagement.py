@@ -5,7 +5,7 @@ from __future__ import annotations
 from domain import commands as cmd
 from domain import errors
 from domain import events as ev
-from domain.decide.common import Context, annotations, open_engagement, require_reason, stamp
+from domain.decide.common import Context, open_engagement, provenance, require_reason, stamp
 from domain.state import Engagement
 from domain.values import EngagementState, engagement_id
 
@@ -19,7 +19,7 @@ def open_(state: Engagement | None, c: cmd.OpenEngagement, ctx: Context) -> list
         ev.EngagementOpened(
             originator_id=engagement_id(c.code),
             originator_version=1,
-            **annotations(c, ctx),
+            **provenance(c, ctx),
             **c.model_dump(include={"code", "title", "client_id", "client_name", "manager"}),
             planned_start=c.planned_start,
             planned_end=c.planned_end,

@@ -1,0 +1,138 @@
+"""The audit trail: one row per event, with who, when, what (before and after) and why."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+import orjson
+
+from domain import events as ev
+from projections.base import Change, Projection
+from projections.db import ProjectionDB, Row, Tx
+from projections.summary import describe
+
+CATEGORIES = ("engagement", "scope", "milestone", "task")
+INTERNAL_TYPES = frozenset({ev.TaskAssigned})
+"""Events clients never see: who works on what is the PMO's own business."""
+
+_COMMON = frozenset(
+    {"originator_id", "originator_version", "timestamp", "actor", "reason"}
+    | {
+        "internal_note",
+        "change_ref",
+        "effective_on",
+    }
+)
+_DATE_MEANS = {
+    ev.MilestoneRescheduled: "forecast",
+    ev.MilestoneRebaselined: "baseline",
+    ev.TaskRescheduled: "due_on",
+}
+COLUMNS = (
+    "position", "engagement_id", "code", "version", "recorded_at", "effective_on", "actor", "type",
+    "category", "subject", "summary", "before", "after", "reason", "change_ref", "internal_note",
+    "client_visible",
+)  # fmt: skip
+
+
+def category(event: ev.Event) -> str:
+    name = type(event).__name__
+    for prefix, kind in (("Scope", "scope"), ("Milestone", "milestone"), ("Task", "task")):
+        if name.startswith(prefix):
+            return kind
+    return "engagement"
+
+
+def before_after(event: ev.Event) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The values the event replaced and the values it set, by field name."""
+    fields = event.model_dump(mode="json", exclude=set(_COMMON))
+    if isinstance(event, ev.MilestoneAchieved):
+        return {"forecast": fields["forecast"]}, {"actual": fields["actual_on"]}
+    if isinstance(event, ev.ScopeItemRemoved):
+        return {"title": fields["title"]}, {"removed": True}
+    renamed = {"date": _DATE_MEANS.get(type(event), "date")}
+    before = {renamed.get(k[5:], k[5:]): v for k, v in fields.items() if k.startswith("from_")}
+    after = {renamed.get(k[3:], k[3:]): v for k, v in fields.items() if k.startswith("to_")}
+    if not before:
+        return None, fields
+    return before, after
+
+
+def row(change: Change) -> tuple[Any, ...]:
+    event, engagement = change.event, change.after
+    before, after = before_after(event)
+    subject = getattr(event, "key", None) or engagement.code
+    return (
+        change.position, change.engagement_id, engagement.code, event.originator_version,
+        event.timestamp.isoformat(), event.effective_on and event.effective_on.isoformat(), event.actor,
+        type(event).__name__, category(event), subject, describe(event, change.before),
+        before and orjson.dumps(before).decode(), orjson.dumps(after).decode(), event.reason,
+        event.change_ref, event.internal_note, int(type(event) not in INTERNAL_TYPES),
+    )  # fmt: skip
+
+
+class AuditTrail(Projection):
+    name = "audit"
+    tables = ("audit_trail",)
+
+    def schema(self, dialect: str) -> list[str]:
+        return [
+            "CREATE TABLE IF NOT EXISTS audit_trail ("
+            " position BIGINT PRIMARY KEY, engagement_id TEXT NOT NULL, code TEXT NOT NULL,"
+            " version BIGINT NOT NULL, recorded_at TEXT NOT NULL, effective_on TEXT, actor TEXT NOT NULL,"
+            " type TEXT NOT NULL, category TEXT NOT NULL, subject TEXT NOT NULL, summary TEXT NOT NULL,"
+            " before TEXT, after TEXT NOT NULL, reason TEXT, change_ref TEXT, internal_note TEXT,"
+            " client_visible INTEGER NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS audit_trail_engagement ON audit_trail (engagement_id, position)",
+        ]
+
+    def apply(self, tx: Tx, changes: Sequence[Change]) -> None:
+        tx.insert("audit_trail", COLUMNS, [row(c) for c in changes])
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What an auditor (or a client, with ``client_view``) asks of the trail."""
+
+    engagement_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    actor: str | None = None
+    category: str | None = None
+    subject: str | None = None
+    client_view: bool = False
+
+    _CLAUSES: ClassVar[dict[str, str]] = {
+        "engagement_id": "engagement_id = %s",
+        "since": "recorded_at >= %s",
+        "until": "recorded_at < %s",
+        "actor": "actor = %s",
+        "category": "category = %s",
+        "subject": "subject = %s",
+    }
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = ["position > %s"], []
+        for field, clause in self._CLAUSES.items():
+            value = getattr(self, field)
+            if value is not None:
+                clauses.append(clause)
+                params.append(value.isoformat() if isinstance(value, datetime) else value)
+        if self.client_view:
+            clauses.append("client_visible = 1")
+        return " AND ".join(clauses), params
+
+
+def audit_page(db: ProjectionDB, where: AuditFilter, after: int = 0, limit: int = 100) -> list[Row]:
+    """Rows matching ``where`` with positions after ``after``, in log order (keyset paging)."""
+    clauses, params = where.where()
+    rows = db.query(
+        f"SELECT * FROM audit_trail WHERE {clauses} ORDER BY position LIMIT %s", [after, *params, limit]
+    )
+    if where.client_view:
+        for r in rows:
+            r.pop("internal_note", None)
+    return rows

@@ -1,0 +1,41 @@
+"""What a read model is to the runner: its tables, and how it applies a batch of changes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from domain import events as ev
+from domain.state import Engagement
+from projections.db import Tx
+
+
+@dataclass(frozen=True)
+class Change:
+    """One event at its log position, with the engagement just before and just after it."""
+
+    position: int
+    event: ev.Event
+    before: Engagement | None
+    after: Engagement
+
+    @property
+    def engagement_id(self) -> str:
+        return str(self.event.originator_id)
+
+
+class Projection(ABC):
+    """A read model: a pure function of the events, kept in tables of its own."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def schema(self, dialect: str) -> list[str]:
+        """``CREATE TABLE IF NOT EXISTS`` (and index) statements for its tables."""
+
+    @abstractmethod
+    def apply(self, tx: Tx, changes: Sequence[Change]) -> None:
+        """Write the rows for ``changes`` (in log order) inside the runner's transaction."""

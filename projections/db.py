@@ -1,0 +1,205 @@
+"""The read models' database: a SQLite file beside the events, or the events' PostgreSQL schema.
+
+SQL is written once, with ``%s`` placeholders, and never from user input; on SQLite the
+placeholders become ``?``. Dates and times are stored as ISO-8601 text in both, so rows
+compare equal across stores and sort in time order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from eventsourcing.utils import Environment
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+Row = dict[str, Any]
+Params = Sequence[Any]
+
+
+class Tx(ABC):
+    """One transaction: rows and positions written together, or not at all."""
+
+    @abstractmethod
+    def execute(self, statement: str, params: Params = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+
+    @abstractmethod
+    def executemany(self, statement: str, rows: Iterable[Params]) -> None: ...
+
+    @abstractmethod
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
+        """Append rows fast (COPY on PostgreSQL)."""
+
+    @abstractmethod
+    def query(self, statement: str, params: Params = ()) -> list[Row]: ...
+
+
+class ProjectionDB(ABC):
+    dialect: str
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """A writing transaction: one writer at a time."""
+
+    @abstractmethod
+    @contextmanager
+    def reading(self) -> Iterator[Tx]:
+        """A read-only transaction that sees one consistent state of every table."""
+
+    def query(self, statement: str, params: Params = ()) -> list[Row]:
+        with self.reading() as tx:
+            return tx.query(statement, params)
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class _SQLiteTx(Tx):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, statement: str, params: Params = ()) -> int:
+        return self.conn.execute(statement.replace("%s", "?"), params).rowcount
+
+    def executemany(self, statement: str, rows: Iterable[Params]) -> None:
+        self.conn.executemany(statement.replace("%s", "?"), rows)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
+        marks = ",".join("?" * len(columns))
+        self.conn.executemany(f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks})", rows)
+
+    def query(self, statement: str, params: Params = ()) -> list[Row]:
+        cursor = self.conn.execute(statement.replace("%s", "?"), params)
+        names = [d[0] for d in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+class SQLiteDB(ProjectionDB):
+    """A SQLite file; one connection per thread, writers take the database's write lock."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self._begin("BEGIN IMMEDIATE") as tx:
+            yield tx
+
+    @contextmanager
+    def reading(self) -> Iterator[Tx]:
+        # A deferred transaction in WAL mode reads one snapshot and blocks no writer.
+        with self._begin("BEGIN DEFERRED") as tx:
+            yield tx
+
+    @contextmanager
+    def _begin(self, statement: str) -> Iterator[Tx]:
+        conn = self._conn()
+        conn.execute(statement)
+        try:
+            yield _SQLiteTx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        for conn in self._connections:
+            conn.close()
+        self._connections.clear()
+
+
+class _PostgresTx(Tx):
+    def __init__(self, conn: psycopg.Connection[Row]) -> None:
+        self.conn = conn
+
+    def execute(self, statement: str, params: Params = ()) -> int:
+        return self.conn.execute(statement.encode(), params).rowcount
+
+    def executemany(self, statement: str, rows: Iterable[Params]) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.executemany(statement.encode(), rows)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
+        statement = psycopg.sql.SQL("COPY {} ({}) FROM STDIN").format(
+            psycopg.sql.Identifier(table), psycopg.sql.SQL(",").join(map(psycopg.sql.Identifier, columns))
+        )
+        with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def query(self, statement: str, params: Params = ()) -> list[Row]:
+        return self.conn.execute(statement.encode(), params).fetchall()
+
+
+class PostgresDB(ProjectionDB):
+    """The events' PostgreSQL schema, through a small connection pool."""
+
+    dialect = "postgres"
+
+    def __init__(self, conninfo: str, schema: str, max_size: int = 4) -> None:
+        self.schema = schema
+        self.conninfo = conninfo
+        self.pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"options": f"-c search_path={schema}", "row_factory": dict_row},
+            open=True,
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self.pool.connection() as conn, conn.transaction():
+            yield _PostgresTx(conn)
+
+    @contextmanager
+    def reading(self) -> Iterator[Tx]:
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield _PostgresTx(conn)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def postgres_conninfo(env: Environment) -> str:
+    """A libpq connection string from the library's ``POSTGRES_*`` settings."""
+    return psycopg.conninfo.make_conninfo(
+        host=env.get("POSTGRES_HOST") or "127.0.0.1",
+        port=env.get("POSTGRES_PORT") or "5432",
+        dbname=env.get("POSTGRES_DBNAME") or "",
+        user=env.get("POSTGRES_USER") or "",
+        password=env.get("POSTGRES_PASSWORD") or None,
+        connect_timeout=env.get("POSTGRES_CONNECT_TIMEOUT") or "10",
+    )
+
+
+def open_projection_db(env: Environment) -> ProjectionDB:
+    """The read models' database for the event store that ``env`` configures."""
+    if (env.get("PERSISTENCE_MODULE") or "").startswith("eventsourcing.postgres"):
+        return PostgresDB(postgres_conninfo(env), env.get("POSTGRES_SCHEMA") or "public")
+    events_file = Path(env.get("SQLITE_DBNAME") or "events.sqlite")
+    return SQLiteDB(events_file.with_name("projections.sqlite"))

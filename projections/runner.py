@@ -1,0 +1,141 @@
+"""The runner: reads the event log in batches and moves each projection forward exactly once.
+
+Per batch and projection, one transaction writes the rows and the new position together
+(``projections.positions.move``), so a runner that dies mid-batch leaves no trace of it and
+the next one resumes where the last commit left off.
+
+No event committed late under a lower position can be passed over: the library's PostgreSQL
+recorder takes ``LOCK TABLE ... IN EXCLUSIVE MODE`` for each insert, so positions become
+visible in order (``POSTGRES_ENABLE_DB_FUNCTIONS``, which drops that lock, is refused);
+SQLite has one writer at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import cast
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import strtobool
+
+from domain import events as ev
+from domain.service import Ledger
+from domain.state import Engagement, evolve
+from projections import positions
+from projections.base import Change, Projection
+from projections.db import ProjectionDB
+from projections.locks import exclusive, wait_for_news
+
+Progress = Callable[[int, int], None]
+"""Called with (events done, events to do) after each batch."""
+
+
+class _States:
+    """The engagement just after the last event seen, per engagement (least recently used out)."""
+
+    def __init__(self, ledger: Ledger, capacity: int = 10_000) -> None:
+        self.ledger = ledger
+        self.capacity = capacity
+        self._states: OrderedDict[UUID, Engagement] = OrderedDict()
+
+    def change(self, position: int, event: ev.Event) -> Change:
+        stream = event.originator_id
+        before = self._states.pop(stream, None)
+        if before is None or before.version != event.originator_version - 1:
+            before = self.ledger.state_at(stream, event.originator_version - 1)
+        after = evolve(before, event)
+        self._states[stream] = after
+        if len(self._states) > self.capacity:
+            self._states.popitem(last=False)
+        return Change(position, event, before, after)
+
+    def clear(self) -> None:
+        self._states.clear()
+
+
+class Runner:
+    """Moves ``projections`` forward from the ledger's event log into ``db``."""
+
+    def __init__(
+        self, ledger: Ledger, db: ProjectionDB, projections: Sequence[Projection], batch_size: int = 1000
+    ) -> None:
+        if strtobool(ledger.settings.get("POSTGRES_ENABLE_DB_FUNCTIONS") or "no"):
+            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS drops the insert lock projections rely on")
+        self.ledger = ledger
+        self.db = db
+        self.projections = list(projections)
+        self.batch_size = batch_size
+        self._states = _States(ledger)
+        with db.transaction() as tx:
+            if db.dialect == "postgres":
+                tx.execute("SELECT pg_advisory_xact_lock(hashtext('ledger-projection-schema'))")
+            for statement in positions.SCHEMA + [s for p in self.projections for s in p.schema(db.dialect)]:
+                tx.execute(statement)
+            for projection in self.projections:
+                positions.register(tx, projection.name)
+
+    def position(self) -> int:
+        """The log position every one of this runner's projections has reached."""
+        known = positions.positions(self.db)
+        return min(known[p.name] for p in self.projections)
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Apply every event recorded so far; the number of events read."""
+        at = {p.name: p for p in self.projections}
+        where = {name: pos for name, pos in positions.positions(self.db).items() if name in at}
+        start = min(where.values())
+        total = max(0, (self.ledger.recorder.max_notification_id() or 0) - start)
+        done = 0
+        try:
+            while notifications := self.ledger.recorder.select_notifications(
+                start, self.batch_size, inclusive_of_start=False
+            ):
+                changes = [self._states.change(n.id, self._event(n)) for n in notifications]
+                for name, projection in at.items():
+                    mine = [c for c in changes if c.position > where[name]]
+                    if mine:
+                        with self.db.transaction() as tx:
+                            positions.move(tx, name, where[name], mine)
+                            projection.apply(tx, mine)
+                        where[name] = mine[-1].position
+                start = notifications[-1].id
+                done += len(notifications)
+                if progress:
+                    progress(done, max(total, done))
+        except BaseException:
+            self._states.clear()  # it may be ahead of what was committed
+            raise
+        return done
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Empty every projection and build it again from the first event."""
+        with self.db.transaction() as tx:
+            for projection in self.projections:
+                for table in projection.tables:
+                    tx.execute(f"DELETE FROM {table}")
+                positions.reset(tx, projection.name)
+        self._states.clear()
+        return self.catch_up(progress)
+
+    def follow(self, stop: threading.Event, poll_interval: float = 0.5) -> None:
+        """Keep the projections up to date until ``stop`` is set (the only runner of them)."""
+        with exclusive(self.db, [p.name for p in self.projections]), wait_for_news(self.ledger) as news:
+            while not stop.is_set():
+                if not self.catch_up():
+                    news(poll_interval)
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Wait (at most ``timeout`` seconds) until every projection has seen ``position``."""
+        deadline = time.monotonic() + timeout
+        while self.position() < position:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _event(self, notification: Notification) -> ev.Event:
+        return cast(ev.Event, self.ledger.mapper.to_domain_event(notification))

@@ -1,0 +1,66 @@
+"""The projection worker is killed with SIGKILL again and again while it catches up: the rows
+it leaves equal a clean rebuild, and every engagement reconciles with the store."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.synthetic import load
+from domain.service import Ledger
+from projections import positions
+from projections.db import open_projection_db
+from projections.reconcile import reconcile
+from projections.registry import all_projections
+from projections.runner import Runner
+from tests.test_projection_laws import dump
+
+EVENTS = 20_000
+pytestmark = pytest.mark.slow
+
+
+def _worker(store: dict[str, str], folder: Path) -> subprocess.Popen[bytes]:
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith(("LEDGER_", "PERSISTENCE_", "POSTGRES_"))
+    }
+    data = ["--data", str(Path(store["SQLITE_DBNAME"]).parent)] if "SQLITE_DBNAME" in store else []
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", *data, "worker", "--poll", "0.05"],
+        env=environ | ({} if data else store),
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def test_a_worker_killed_mid_catch_up_leaves_exactly_what_a_rebuild_makes(
+    store: dict[str, str], tmp_path: Path
+) -> None:
+    rng = random.Random(20261126)
+    with Ledger(store) as ledger:
+        assert load(ledger, engagements=20, events_each=EVENTS // 20) == EVENTS
+        end = ledger.recorder.max_notification_id() or 0
+        names = [p.name for p in all_projections()]
+        db = open_projection_db(ledger.settings)
+        try:
+            Runner(ledger, db, all_projections())  # creates the tables the kills are checked against
+            kills_mid_way = 0
+            while min(positions.positions(db).values()) < end:
+                worker = _worker(store, tmp_path)
+                time.sleep(rng.uniform(0.8, 2.0))
+                worker.send_signal(signal.SIGKILL)
+                worker.wait(timeout=30)
+                kills_mid_way += min(positions.positions(db).values()) < end
+            assert kills_mid_way >= 3, "the worker must be killed while catching up, several times"
+            assert reconcile(ledger, db, names) == []
+            after_crashes = dump(db)
+            Runner(ledger, db, all_projections()).rebuild()
+            assert dump(db) == after_crashes
+        finally:
+            db.close()
