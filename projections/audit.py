@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, ClassVar
 
 import orjson
@@ -38,27 +39,47 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def category(event: ev.Event) -> str:
-    name = type(event).__name__
+@cache
+def _category(event_type: type[ev.Event]) -> str:
+    name = event_type.__name__
     for prefix, kind in (("Scope", "scope"), ("Milestone", "milestone"), ("Task", "task")):
         if name.startswith(prefix):
             return kind
     return "engagement"
 
 
+def category(event: ev.Event) -> str:
+    return _category(type(event))
+
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+@cache
+def _shape(event_type: type[ev.Event]) -> tuple[Pairs, Pairs, Pairs]:
+    """For each event type, once: which fields hold the old values, the new ones, and the rest."""
+    own = [f for f in event_type.model_fields if f not in _COMMON]
+    date_means = _DATE_MEANS.get(event_type, "date")
+
+    def named(stem: str) -> str:
+        return date_means if stem == "date" else stem
+
+    befores = tuple((f, named(f[5:])) for f in own if f.startswith("from_"))
+    afters = tuple((f, named(f[3:])) for f in own if f.startswith("to_"))
+    return befores, afters, tuple((f, f) for f in own)
+
+
 def before_after(event: ev.Event) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """The values the event replaced and the values it set, by field name."""
-    fields = event.model_dump(mode="json", exclude=set(_COMMON))
+    """The values the event replaced and the values it set, by field name (orjson-ready)."""
+    values = event.__dict__
     if isinstance(event, ev.MilestoneAchieved):
-        return {"forecast": fields["forecast"]}, {"actual": fields["actual_on"]}
+        return {"forecast": event.forecast}, {"actual": event.actual_on}
     if isinstance(event, ev.ScopeItemRemoved):
-        return {"title": fields["title"]}, {"removed": True}
-    renamed = {"date": _DATE_MEANS.get(type(event), "date")}
-    before = {renamed.get(k[5:], k[5:]): v for k, v in fields.items() if k.startswith("from_")}
-    after = {renamed.get(k[3:], k[3:]): v for k, v in fields.items() if k.startswith("to_")}
-    if not before:
-        return None, fields
-    return before, after
+        return {"title": event.title}, {"removed": True}
+    befores, afters, own = _shape(type(event))
+    if not befores:
+        return None, {name: values[f] for f, name in own}
+    return {name: values[f] for f, name in befores}, {name: values[f] for f, name in afters}
 
 
 def row(change: Change) -> tuple[Any, ...]:

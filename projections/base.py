@@ -20,10 +20,11 @@ class Change:
     event: ev.Event
     before: Engagement | None
     after: Engagement
+    engagement_id: str = ""
 
-    @property
-    def engagement_id(self) -> str:
-        return str(self.event.originator_id)
+    def __post_init__(self) -> None:
+        if not self.engagement_id:
+            object.__setattr__(self, "engagement_id", str(self.event.originator_id))
 
 
 class Projection(ABC):

@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import cast
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import strtobool
 
 from domain import events as ev
 from domain.service import Ledger
 from domain.state import Engagement, evolve
+from domain.store import read_log
 from projections import positions
 from projections.base import Change, Projection
 from projections.db import ProjectionDB
@@ -35,26 +35,32 @@ Progress = Callable[[int, int], None]
 
 
 class _States:
-    """The engagement just after the last event seen, per engagement (least recently used out)."""
+    """The engagement just after the last event seen, per engagement.
 
-    def __init__(self, ledger: Ledger, capacity: int = 10_000) -> None:
+    A miss (a fresh runner, or a full cache just dropped) loads the engagement from the
+    store at the version before the event, from its latest snapshot.
+    """
+
+    def __init__(self, ledger: Ledger, capacity: int = 20_000) -> None:
         self.ledger = ledger
         self.capacity = capacity
-        self._states: OrderedDict[UUID, Engagement] = OrderedDict()
+        self._states: dict[UUID, Engagement] = {}
+        self._ids: dict[UUID, str] = {}
 
     def change(self, position: int, event: ev.Event) -> Change:
         stream = event.originator_id
-        before = self._states.pop(stream, None)
+        before = self._states.get(stream)
         if before is None or before.version != event.originator_version - 1:
             before = self.ledger.state_at(stream, event.originator_version - 1)
-        after = evolve(before, event)
-        self._states[stream] = after
-        if len(self._states) > self.capacity:
-            self._states.popitem(last=False)
-        return Change(position, event, before, after)
+            if len(self._states) >= self.capacity:
+                self.clear()
+        after = self._states[stream] = evolve(before, event)
+        text = self._ids.get(stream) or self._ids.setdefault(stream, str(stream))
+        return Change(position, event, before, after, text)
 
     def clear(self) -> None:
         self._states.clear()
+        self._ids.clear()
 
 
 class Runner:
@@ -91,10 +97,8 @@ class Runner:
         total = max(0, (self.ledger.recorder.max_notification_id() or 0) - start)
         done = 0
         try:
-            while notifications := self.ledger.recorder.select_notifications(
-                start, self.batch_size, inclusive_of_start=False
-            ):
-                changes = [self._states.change(n.id, self._event(n)) for n in notifications]
+            while stored := read_log(self.ledger.recorder, start, self.batch_size):
+                changes = [self._states.change(position, self._event(s)) for position, s in stored]
                 for name, projection in at.items():
                     mine = [c for c in changes if c.position > where[name]]
                     if mine:
@@ -102,8 +106,8 @@ class Runner:
                             positions.move(tx, name, where[name], mine)
                             projection.apply(tx, mine)
                         where[name] = mine[-1].position
-                start = notifications[-1].id
-                done += len(notifications)
+                start = stored[-1][0]
+                done += len(stored)
                 if progress:
                     progress(done, max(total, done))
         except BaseException:
@@ -137,5 +141,5 @@ class Runner:
             time.sleep(0.01)
         return True
 
-    def _event(self, notification: Notification) -> ev.Event:
-        return cast(ev.Event, self.ledger.mapper.to_domain_event(notification))
+    def _event(self, stored: StoredEvent) -> ev.Event:
+        return cast(ev.Event, self.ledger.mapper.to_domain_event(stored))
