@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper, Recording
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, EnvType
 
 from domain import errors
 from domain import events as ev
@@ -64,6 +64,13 @@ class Ledger(Application[UUID]):
         with schema_lock(self.construct_env(self.name, env)):
             super().__init__(env)
             make_append_only(self.recorder)
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """The library's settings, with the ledger's own PostgreSQL recorder unless one is named."""
+        settings = super().construct_env(name, env)
+        if (settings.get("PERSISTENCE_MODULE") or "").startswith("eventsourcing.postgres"):
+            settings.setdefault("APPLICATION_RECORDER_TOPIC", "domain.store:LockingPostgresRecorder")
+        return settings
 
     @property
     def settings(self) -> Environment:
@@ -119,7 +126,10 @@ class Ledger(Application[UUID]):
                     f"{command.code} changed while this command was decided"
                 ) from None
             return None
-        self._snapshot_if_due(state, new_events)
+        after = fold(state, new_events)
+        assert after is not None
+        self._keep_in_cache(after)
+        self._snapshot_if_due(after, new_events)
         return Outcome(
             version=new_events[-1].originator_version,
             position=recordings[-1].notification.id,
@@ -129,16 +139,27 @@ class Ledger(Application[UUID]):
     def engagement(self, code: str, version: int | None = None) -> Engagement:
         """The engagement as its events leave it (at ``version``, if given)."""
         try:
-            return cast(
+            state = cast(
                 Engagement,
-                self.repository.get(
-                    engagement_id(code),
-                    version=version,
-                    projector_func=cast(Any, fold),
-                ),
+                self.repository.get(engagement_id(code), version=version, projector_func=cast(Any, fold)),
             )
         except AggregateNotFoundError:
             raise errors.EngagementNotFound(f"no engagement {code.strip().upper()}") from None
+        if version is None:
+            self._keep_in_cache(state)
+        return state
+
+    def _keep_in_cache(self, state: Engagement) -> None:
+        """Put the newest state in the aggregate cache.
+
+        The library fast-forwards a cached aggregate on every load but only caches what its
+        own aggregates save, so without this the cache would keep the first state it loaded
+        and every command would replay everything recorded since. An older state put last
+        (a reader racing a writer) costs only a longer fast-forward next time: loads always
+        read the events recorded after the cached version.
+        """
+        if self.repository.cache is not None:
+            self.repository.cache.put(state.id, state)
 
     def state_at(self, stream_id: UUID, version: int) -> Engagement | None:
         """The engagement with this id at ``version`` (``None`` before its first event)."""
@@ -165,12 +186,10 @@ class Ledger(Application[UUID]):
         """The engagement's events in order (after version ``after``, if given)."""
         return cast(Iterator[ev.Event], self.events.get(engagement_id(code), gt=after))
 
-    def _snapshot_if_due(self, state: Engagement | None, new_events: list[ev.Event]) -> None:
+    def _snapshot_if_due(self, after: Engagement, new_events: list[ev.Event]) -> None:
         first, last = new_events[0].originator_version, new_events[-1].originator_version
         if self.snapshots is None or last // self.snapshot_interval == (first - 1) // self.snapshot_interval:
             return
-        after = fold(state, new_events)
-        assert after is not None
         snapshot = ev.EngagementSnapshot(
             originator_id=after.id,
             originator_version=after.version,

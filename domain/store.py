@@ -7,16 +7,17 @@ the Merkle log makes deliberate rewrites detectable.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import Recorder, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import InterfaceError, OperationalError, Recorder, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, retry
 from psycopg import sql
 
 APPEND_ONLY_MESSAGE = "stored events are append-only"
@@ -163,3 +164,50 @@ def read_log(recorder: Recorder, after: int, limit: int) -> list[tuple[int, Stor
     if isinstance(recorder, PostgresApplicationRecorder):
         return [(n.id, n) for n in recorder.select_notifications(after, limit, inclusive_of_start=False)]
     raise TypeError(f"no log reader for {type(recorder).__name__}")
+
+
+class LockingPostgresRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder, inserting in one round trip with the table lock kept.
+
+    The library inserts either in a pipelined transaction (lock, notify, insert: several
+    round trips) or through a database function that drops the table lock, so that a
+    late-committing lower position could be passed over by readers. This function takes
+    the lock too: one round trip, positions still committed in order.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.pg_function_name_insert_events = f"ledger_insert_events_{datastore.originator_id_type}"
+        schema, table = sql.Identifier(datastore.schema), sql.Identifier(self.events_table_name)
+        function = sql.Identifier(self.pg_function_name_insert_events)
+        self.sql_invoke_pg_function_insert_events = sql.SQL("SELECT * FROM {}.{}((%s))").format(
+            schema, function
+        )
+        self.sql_create_statements[self.create_insert_function_statement_index] = sql.SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
+            "SET LOCAL lock_timeout = '{timeout}s'; "
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "NOTIFY {channel}; "
+            "RETURN QUERY INSERT INTO {schema}.{table} AS t "
+            "(originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+            "RETURNING notification_id; END; $BODY$"
+        ).format(
+            schema=schema,
+            function=function,
+            event=sql.Identifier(self.stored_event_type_name),
+            timeout=datastore.lock_timeout,
+            table=table,
+            channel=sql.Identifier(self.channel_name),
+        )
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        rows = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(self.sql_invoke_pg_function_insert_events, (rows,), prepare=True)
+            return [r[self.pg_function_name_insert_events] for r in cursor.fetchall()]
