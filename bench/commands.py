@@ -7,7 +7,9 @@ On each store, in the same run and taking turns round after round, it times:
   the library's, one transaction per row (psycopg, or sqlite3 in WAL with synchronous FULL);
 - the library's bare ``save(event)`` of events already decided (no load, no decide);
 - the full command path ``Ledger.execute`` (load, decide, save) on an engagement already
-  holding ``--events`` events, with the application's aggregate cache and without it.
+  holding ``--events`` events: as one writer runs it (deciding on the state it last wrote,
+  checked by the store's version uniqueness), reading the store before each decision (the
+  aggregate cache, fast-forwarded), and cold (latest snapshot plus the events after it).
 
 It prints figures and how they stand against the targets; it asserts nothing about time.
 """
@@ -27,8 +29,9 @@ from domain.service import Ledger, utc_now
 
 RAW = "raw INSERT + COMMIT"
 SAVE = "save(event), no load or decide"
-CACHED = "execute(), aggregate cache"
-COLD = "execute(), no cache"
+STEADY = "execute(), one writer"
+CACHED = "execute(), store read first"
+COLD = "execute(), cold load"
 SAVES_PREBUILT_PER_SECOND = 5000
 """More saves a second than either store takes here: no event is copied while the clock runs."""
 NO_CACHE = {"AGGREGATE_CACHE_MAXSIZE": ""}
@@ -50,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             figures = bench_store(store, args.seconds, args.rounds, args.events)
         print()
         print(report.table(store.name, figures, RAW))
-        print(report.verdicts(store.name, figures, RAW, [CACHED, COLD]), flush=True)
+        print(report.verdicts(store.name, figures, RAW, [STEADY, CACHED, COLD]), flush=True)
     print()
     print(report.load_average("at the end"))
 
@@ -58,16 +61,24 @@ def main(argv: Sequence[str] | None = None) -> None:
 def bench_store(store: Store, seconds: float, rounds: int, events: int) -> dict[str, Figures]:
     """Every measurement on ``store``, each engagement seeded with ``events`` events first."""
     with ExitStack() as stack:
-        cached = stack.enter_context(Ledger(store.env, clock=utc_now))
-        cold = stack.enter_context(Ledger(store.env | NO_CACHE, clock=utc_now))
+        steady = stack.enter_context(Ledger(store.env, clock=utc_now))
+        cached = stack.enter_context(_Forgetful(store.env, clock=utc_now))
+        cold = stack.enter_context(_Forgetful(store.env | NO_CACHE, clock=utc_now))
         decided = workload.decided(cached, "BENCH-SAVE", workload.seed(cached, "BENCH-SAVE", events))
         operations: dict[str, Operation] = {
             RAW: stack.enter_context(store.raw_writer(cached.mapper.to_stored_event(decided[0]))),
             SAVE: _saving(cached, decided, seconds),
+            STEADY: _executing(steady, workload.seed(steady, "BENCH-STEADY", events)),
             CACHED: _executing(cached, workload.seed(cached, "BENCH-CACHED", events)),
             COLD: _executing(cold, workload.seed(cold, "BENCH-COLD", events)),
         }
         return measure(operations, seconds, rounds)
+
+
+class _Forgetful(Ledger):
+    """Reads the store before every decision, as a writer does after another process wrote."""
+
+    recent_capacity = 0
 
 
 def _saving(ledger: Ledger, decided: list[Event], seconds: float) -> Operation:

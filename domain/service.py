@@ -52,6 +52,8 @@ class Ledger(Application[UUID]):
     }
     snapshot_interval = 100
     max_attempts = 25
+    recent_capacity = 10_000
+    """Engagements whose last written state this process remembers (0: read the store each time)."""
 
     _stream_locks = tuple(Lock() for _ in range(64))
     """Writers in one process take turns per engagement (striped); other processes retry."""
@@ -61,6 +63,7 @@ class Ledger(Application[UUID]):
     def __init__(self, env: Mapping[str, str] | None = None, clock: Clock = utc_now) -> None:
         self.clock = clock
         self.listeners: list[Callable[[int], None]] = []
+        self._recent: dict[UUID, Engagement] = {}
         with schema_lock(self.construct_env(self.name, env)):
             super().__init__(env)
             make_append_only(self.recorder)
@@ -94,7 +97,8 @@ class Ledger(Application[UUID]):
             return self._execute(command, actor, expected_version)
 
     def _execute(self, command: Command, actor: str, expected_version: int | None) -> Outcome:
-        outcome = self._attempt(command, actor, expected_version)
+        outcome = self._attempt_on_recent(command, actor, expected_version)
+        outcome = outcome or self._attempt(command, actor, expected_version)
         if outcome is not None:
             return outcome
         # Another process won the race. Queue behind the others on a database lock for
@@ -107,6 +111,26 @@ class Ledger(Application[UUID]):
                 time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))  # noqa: S311
         raise errors.TooManyConcurrentWriters(f"{command.code} kept changing; nothing recorded")
 
+    def _attempt_on_recent(
+        self, command: Command, actor: str, expected_version: int | None
+    ) -> Outcome | None:
+        """Decide on the state this process last wrote, without reading the store.
+
+        The store's uniqueness of (engagement, version) makes this safe: if another process
+        wrote meanwhile, the save conflicts and nothing is recorded. Only a successful save
+        is trusted; a refusal or a no-op is judged again on fresh state (``None``).
+        """
+        state = self._recent.get(engagement_id(command.code))
+        if state is None or (expected_version is not None and state.version != expected_version):
+            return None
+        try:
+            new_events = decide(state, command, Context(actor=actor, now=self.clock()))
+        except errors.RuleViolation:
+            return None
+        if not new_events:
+            return None
+        return self._save_decision(command, state, new_events, expected_version)
+
     def _attempt(self, command: Command, actor: str, expected_version: int | None) -> Outcome | None:
         """Load, decide and save once; ``None`` if another writer saved first."""
         state = self.engagement_or_none(command.code)
@@ -118,9 +142,19 @@ class Ledger(Application[UUID]):
         new_events = decide(state, command, Context(actor=actor, now=self.clock()))
         if not new_events:
             return Outcome(version=current, position=None)
+        return self._save_decision(command, state, new_events, expected_version)
+
+    def _save_decision(
+        self,
+        command: Command,
+        state: Engagement | None,
+        new_events: list[ev.Event],
+        expected_version: int | None,
+    ) -> Outcome | None:
         try:
             recordings = self.save(*new_events)
         except IntegrityError:
+            self._recent.pop(new_events[0].originator_id, None)
             if expected_version is not None:
                 raise errors.ExpectedVersionMismatch(
                     f"{command.code} changed while this command was decided"
@@ -128,13 +162,21 @@ class Ledger(Application[UUID]):
             return None
         after = fold(state, new_events)
         assert after is not None
-        self._keep_in_cache(after)
+        self._remember(after)
         self._snapshot_if_due(after, new_events)
         return Outcome(
             version=new_events[-1].originator_version,
             position=recordings[-1].notification.id,
             events=new_events,
         )
+
+    def _remember(self, state: Engagement) -> None:
+        self._keep_in_cache(state)
+        if not self.recent_capacity:
+            return
+        if len(self._recent) >= self.recent_capacity:
+            self._recent.clear()
+        self._recent[state.id] = state
 
     def engagement(self, code: str, version: int | None = None) -> Engagement:
         """The engagement as its events leave it (at ``version``, if given)."""

@@ -189,3 +189,30 @@ def test_installing_the_guard_twice_is_harmless(store: dict[str, str]) -> None:
     with Ledger(store) as first, Ledger(store) as second:
         first.execute(opened(), "dana")
         assert second.engagement(CODE).version == 1
+
+
+def test_a_writer_with_a_stale_view_never_overwrites_or_misjudges_another_writers_change(
+    store: dict[str, str],
+) -> None:
+    with Ledger(store, clock=StepClock()) as a, Ledger(store, clock=StepClock()) as b:
+        a.execute(opened(), "ann")
+        b.execute(c.AssignManager(code=CODE, manager="Bo"), "bo")
+        b.execute(c.PlanMilestone(code=CODE, key="uat", title="UAT", baseline=date(2026, 3, 1)), "bo")
+        # a last saw version 1, with Dana as manager and no milestone.
+        assert a.execute(c.AssignManager(code=CODE, manager="Dana Whitfield"), "ann").version == 4
+        moved = a.execute(
+            c.RescheduleMilestone(code=CODE, key="uat", to_date=date(2026, 2, 20), reason="early"), "ann"
+        )
+        assert moved.version == 5
+        b.execute(c.AddTask(code=CODE, key="t", title="T"), "bo")
+        assert a.execute(c.AddTask(code=CODE, key="u", title="U"), "ann").version == 7
+    stream = list(Ledger(store).history(CODE))
+    assert [type(e).__name__ for e in stream] == [
+        "EngagementOpened",
+        "ManagerAssigned",
+        "MilestonePlanned",
+        "ManagerAssigned",
+        "MilestoneRescheduled",
+        "TaskAdded",
+        "TaskAdded",
+    ]
