@@ -90,29 +90,15 @@ def _reconcile(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    """One thread per projection, each following the log; stops on SIGTERM or Ctrl-C."""
+    """Follow the log until SIGTERM or Ctrl-C: one reading pass feeds the chosen projections."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    chosen = [p for p in all_projections() if not args.projection or p.name in args.projection]
     with opened(args) as (ledger, db):
-        runners = [Runner(ledger, db, [p]) for p in all_projections()]
-        errors: list[BaseException] = []
-
-        def follow(runner: Runner) -> None:
-            try:
-                runner.follow(stop, poll_interval=args.poll)
-            except BaseException as error:
-                errors.append(error)
-                stop.set()
-
-        threads = [threading.Thread(target=follow, args=(r,), daemon=True) for r in runners]
-        for thread in threads:
-            thread.start()
-        print(f"worker: following {', '.join(p.name for r in runners for p in r.projections)}", flush=True)
-        for thread in threads:
-            thread.join()
-    if errors:
-        raise errors[0]
+        runner = Runner(ledger, db, chosen)
+        print(f"worker: following {', '.join(p.name for p in chosen)}", flush=True)
+        runner.follow(stop, poll_interval=args.poll, standby=True)
     return 0
 
 
@@ -136,6 +122,12 @@ def parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run the projections as their own process (PostgreSQL set-up)")
     worker.add_argument(
         "--poll", type=float, default=0.5, help="seconds between polls when nothing is notified"
+    )
+    worker.add_argument(
+        "--projection",
+        action="append",
+        choices=[p.name for p in all_projections()],
+        help="run only this projection (repeatable), e.g. to spread projections over processes",
     )
     worker.set_defaults(run=_worker)
     return p

@@ -19,12 +19,19 @@ class AnotherRunnerActive(Exception):
 
 
 @contextmanager
-def exclusive(db: ProjectionDB, names: Sequence[str]) -> Iterator[None]:
-    """Hold, for as long as the block runs, the lock that makes this the only runner of ``names``."""
+def exclusive(db: ProjectionDB, names: Sequence[str], standby: bool = False) -> Iterator[None]:
+    """Hold, for as long as the block runs, the lock that makes this the only runner of ``names``.
+
+    If another runner holds it: raise ``AnotherRunnerActive``, or with ``standby`` wait until
+    that runner stops (or dies: the database or the kernel releases its lock) and take over.
+    """
     if isinstance(db, PostgresDB):
         with psycopg.connect(db.conninfo, autocommit=True) as conn:
-            for name in names:
+            for name in sorted(names):
                 key = f"ledger-projection:{db.schema}:{name}"
+                if standby:
+                    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
+                    continue
                 row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key]).fetchone()
                 if not row or not row[0]:
                     raise AnotherRunnerActive(f"projection {name} already has a runner")
@@ -32,11 +39,11 @@ def exclusive(db: ProjectionDB, names: Sequence[str]) -> Iterator[None]:
     elif isinstance(db, SQLiteDB):
         handles = []
         try:
-            for name in names:
+            for name in sorted(names):
                 handle = open(db.path.with_name(f"{db.path.name}.{name}.lock"), "a")  # noqa: SIM115
                 handles.append(handle)
                 try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(handle, fcntl.LOCK_EX | (0 if standby else fcntl.LOCK_NB))
                 except BlockingIOError:
                     raise AnotherRunnerActive(f"projection {name} already has a runner") from None
             yield

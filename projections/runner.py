@@ -125,9 +125,13 @@ class Runner:
         self._states.clear()
         return self.catch_up(progress)
 
-    def follow(self, stop: threading.Event, poll_interval: float = 0.5) -> None:
-        """Keep the projections up to date until ``stop`` is set (the only runner of them)."""
-        with exclusive(self.db, [p.name for p in self.projections]), wait_for_news(self.ledger) as news:
+    def follow(self, stop: threading.Event, poll_interval: float = 0.5, standby: bool = False) -> None:
+        """Keep the projections up to date until ``stop`` is set, as the only runner of them.
+
+        With ``standby``, wait for a running one to stop first instead of refusing to start.
+        """
+        names = [p.name for p in self.projections]
+        with exclusive(self.db, names, standby), wait_for_news(self.ledger) as news:
             while not stop.is_set():
                 if not self.catch_up():
                     news(poll_interval)

@@ -16,13 +16,14 @@ import pytest
 from bench.synthetic import load
 from domain.service import Ledger
 from projections import positions
-from projections.db import open_projection_db
+from projections.db import ProjectionDB, open_projection_db
 from projections.reconcile import reconcile
 from projections.registry import all_projections
 from projections.runner import Runner
 from tests.test_projection_laws import dump
 
 EVENTS = 20_000
+KILLS = 6
 pytestmark = pytest.mark.slow
 
 
@@ -39,6 +40,21 @@ def _worker(store: dict[str, str], folder: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _lowest(db: ProjectionDB) -> int:
+    return min(positions.positions(db).values())
+
+
+def _kill_once_it_moves(worker: subprocess.Popen[bytes], db: ProjectionDB, rng: random.Random) -> None:
+    """Wait until the worker has committed a batch past ``start``, then SIGKILL it at a random moment."""
+    start, deadline = _lowest(db), time.monotonic() + 60
+    while _lowest(db) == start and time.monotonic() < deadline:
+        assert worker.poll() is None, f"the worker stopped by itself with status {worker.returncode}"
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0, 0.4))
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+
+
 def test_a_worker_killed_mid_catch_up_leaves_exactly_what_a_rebuild_makes(
     store: dict[str, str], tmp_path: Path
 ) -> None:
@@ -49,18 +65,17 @@ def test_a_worker_killed_mid_catch_up_leaves_exactly_what_a_rebuild_makes(
         names = [p.name for p in all_projections()]
         db = open_projection_db(ledger.settings)
         try:
-            Runner(ledger, db, all_projections())  # creates the tables the kills are checked against
-            kills_mid_way = 0
-            while min(positions.positions(db).values()) < end:
-                worker = _worker(store, tmp_path)
-                time.sleep(rng.uniform(0.8, 2.0))
-                worker.send_signal(signal.SIGKILL)
-                worker.wait(timeout=30)
-                kills_mid_way += min(positions.positions(db).values()) < end
-            assert kills_mid_way >= 3, "the worker must be killed while catching up, several times"
+            runner = Runner(ledger, db, all_projections(), batch_size=500)
+            killed_mid_way = 0
+            while _lowest(db) < end and killed_mid_way < KILLS:
+                _kill_once_it_moves(_worker(store, tmp_path), db, rng)
+                killed_mid_way += _lowest(db) < end
+            assert killed_mid_way >= 3, "the worker must be killed while catching up, several times"
+            runner.catch_up()
+            assert _lowest(db) == end
             assert reconcile(ledger, db, names) == []
             after_crashes = dump(db)
-            Runner(ledger, db, all_projections()).rebuild()
+            runner.rebuild()
             assert dump(db) == after_crashes
         finally:
             db.close()
