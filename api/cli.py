@@ -73,7 +73,7 @@ def _project(args: argparse.Namespace) -> int:
 def _rebuild(args: argparse.Namespace) -> int:
     with opened(args) as (ledger, db):
         runner = Runner(ledger, db, all_projections())
-        done = runner.rebuild(ProgressBar("rebuilding"))
+        done = runner.rebuild(ProgressBar("rebuilding"), workers=args.workers)
         print(f"rebuilt {', '.join(p.name for p in runner.projections)} from {done:,} events")
     return 0
 
@@ -117,7 +117,11 @@ def parser() -> argparse.ArgumentParser:
     history.add_argument("code")
     history.set_defaults(run=_history)
     sub.add_parser("project", help="bring every projection up to date, then stop").set_defaults(run=_project)
-    sub.add_parser("rebuild", help="rebuild every projection from the first event").set_defaults(run=_rebuild)
+    rebuild = sub.add_parser("rebuild", help="rebuild every projection from the first event")
+    rebuild.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes to rebuild with (default: cores)"
+    )
+    rebuild.set_defaults(run=_rebuild)
     sub.add_parser("reconcile", help="check every projection saw every event").set_defaults(run=_reconcile)
     worker = sub.add_parser("worker", help="run the projections as their own process (PostgreSQL set-up)")
     worker.add_argument(

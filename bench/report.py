@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import platform
 import sqlite3
-import sys
 from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
@@ -21,15 +20,9 @@ _COLUMNS = f"  {'':<34}{'ops/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'x raw':>8}{'calls
 
 
 def header(postgres: str | None, seconds: float, rounds: int, events: int) -> str:
-    asserts = "on" if sys.flags.optimize == 0 else "off (-O)"
     lines = [
         "Engagement ledger: the command path against a raw INSERT + COMMIT, same store, same run",
-        f"machine:  {os.cpu_count()} cores ({_cpu_model()}), {platform.system()} {platform.release()}; "
-        + load_average("at the start"),
-        f"software: Python {platform.python_version()} (asserts {asserts}), "
-        f"eventsourcing {version('eventsourcing')}, psycopg {version('psycopg')}, "
-        f"pydantic {version('pydantic')}, SQLite {sqlite3.sqlite_version}"
-        + (f", {postgres}" if postgres else ""),
+        *machine(postgres),
         f"run:      {seconds:g} s per measurement in {rounds} interleaved rounds; "
         f"each engagement holds {events} events before it is measured",
         f"targets:  full command path >= {RATIO_TARGET} x raw on PostgreSQL; "
@@ -62,6 +55,19 @@ def verdicts(store: str, figures: Mapping[str, Figures], baseline: str, paths: l
             checks.insert(0, _check(f"{ratio:.2f} x raw", ratio >= RATIO_TARGET))
         lines.append(f"  {store} {name}: " + "; ".join(checks))
     return "\n".join(lines)
+
+
+def machine(postgres: str | None) -> list[str]:
+    """The header's lines on the machine and the software: cores, load, versions, asserts."""
+    asserts = "on" if __debug__ else "off (-O)"
+    return [
+        f"machine:  {os.cpu_count()} cores ({_cpu_model()}), {platform.system()} {platform.release()}; "
+        + load_average("at the start"),
+        f"software: Python {platform.python_version()} (asserts {asserts}), "
+        f"eventsourcing {version('eventsourcing')}, psycopg {version('psycopg')}, "
+        f"pydantic {version('pydantic')}, SQLite {sqlite3.sqlite_version}"
+        + (f", {postgres}" if postgres else ""),
+    ]
 
 
 def load_average(when: str) -> str:

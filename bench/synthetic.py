@@ -78,8 +78,9 @@ def _step(code: str, n: int, state: Engagement) -> c.Command:
     return c.AssignTask(code=code, key=TASKS[n % len(TASKS)], assignee=f"person-{n % 11}")  # fmt: skip
 
 
-def stream(code: str, length: int) -> Iterator[ev.Event]:
-    """``length`` valid events of one engagement, decided one after another."""
+def stream(code: str, length: int) -> Iterator[tuple[ev.Event, Engagement]]:
+    """``length`` valid events of one engagement, decided one after another, each with the
+    engagement it leaves."""
     state: Engagement | None = None
     clock = (EPOCH + timedelta(minutes=m) for m in count())
     commands = _opening(code)
@@ -90,23 +91,40 @@ def stream(code: str, length: int) -> Iterator[ev.Event]:
         except RuleViolation:
             continue  # e.g. a move the task table forbids: the next step will do
         for event in events:
-            yield event
             state = evolve(state, event)
+            yield event, state
             length -= 1
             if length == 0:
                 return
 
 
 def load(ledger: Ledger, engagements: int, events_each: int, chunk: int = 100) -> int:
-    """Record ``engagements`` streams of ``events_each`` events, interleaved chunk by chunk."""
+    """Record ``engagements`` streams of ``events_each`` events, interleaved chunk by chunk,
+    with a snapshot every ``Ledger.snapshot_interval`` versions as the ledger itself takes them."""
     streams = [stream(f"SYN-{n:05d}", events_each) for n in range(engagements)]
     recorded = 0
     while streams:
         for s in list(streams):
-            events = list(islice(s, chunk))
-            if not events:
+            pairs = list(islice(s, chunk))
+            if not pairs:
                 streams.remove(s)
                 continue
-            ledger.save(*events)
-            recorded += len(events)
+            ledger.save(*(event for event, _ in pairs))
+            recorded += len(pairs)
+            _snapshot(ledger, [state for _, state in pairs if state.version % ledger.snapshot_interval == 0])
     return recorded
+
+
+def _snapshot(ledger: Ledger, states: list[Engagement]) -> None:
+    if ledger.snapshots is not None and states:
+        ledger.snapshots.put(
+            [
+                ev.EngagementSnapshot(
+                    originator_id=s.id,
+                    originator_version=s.version,
+                    timestamp=s.last_changed_at,
+                    state=s.model_dump(mode="json"),
+                )
+                for s in states
+            ]
+        )

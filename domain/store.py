@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
@@ -126,24 +126,33 @@ def stream_lock(recorder: Recorder, stream_id: UUID) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
-def stream_stats(recorder: Recorder, up_to: int) -> dict[UUID, tuple[int, int]]:
-    """Per stream, its event count and last version among log positions ``<= up_to``."""
+class StreamStats(NamedTuple):
+    events: int
+    last_version: int
+    last_position: int
+
+
+def stream_stats(recorder: Recorder, up_to: int) -> dict[UUID, StreamStats]:
+    """Per stream: its event count, last version and last log position, among positions ``<= up_to``."""
     if isinstance(recorder, SQLiteApplicationRecorder):
         statement = (
-            f"SELECT originator_id, count(*), max(originator_version) "
+            f"SELECT originator_id, count(*), max(originator_version), max(rowid) "
             f"FROM {recorder.events_table_name} WHERE rowid <= ? GROUP BY originator_id"
         )
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, [up_to])
-            return {UUID(str(r[0])): (int(r[1]), int(r[2])) for r in cursor.fetchall()}
+            return {UUID(str(r[0])): StreamStats(int(r[1]), int(r[2]), int(r[3])) for r in cursor.fetchall()}
     if isinstance(recorder, PostgresApplicationRecorder):
         query = sql.SQL(
-            "SELECT originator_id, count(*) AS n, max(originator_version) AS v "
+            "SELECT originator_id, count(*) AS n, max(originator_version) AS v, max(notification_id) AS p "
             "FROM {}.{} WHERE notification_id <= %s GROUP BY originator_id"
         ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(query, [up_to])
-            return {UUID(str(r["originator_id"])): (int(r["n"]), int(r["v"])) for r in cursor.fetchall()}
+            return {
+                UUID(str(r["originator_id"])): StreamStats(int(r["n"]), int(r["v"]), int(r["p"]))
+                for r in cursor.fetchall()
+            }
     raise TypeError(f"no stream statistics for {type(recorder).__name__}")
 
 

@@ -32,6 +32,10 @@ class Projection(ABC):
 
     name: ClassVar[str]
     tables: ClassVar[tuple[str, ...]]
+    keeps: ClassVar[str] = "history"
+    """``history``: rows that each depend on one change alone, so any stretch of the log can be
+    rebuilt on its own (in parallel); ``state``: each engagement's current state only, so a
+    rebuild needs just the latest state of each engagement."""
 
     @abstractmethod
     def schema(self, dialect: str) -> list[str]:

@@ -46,6 +46,13 @@ def move(tx: Tx, name: str, expected: int, changes: Sequence[Change]) -> None:
     tx.executemany(_SEEN, [(name, e, len(v), max(v)) for e, v in seen.items()])
 
 
+def settle(tx: Tx, name: str, position: int, streams: dict[str, tuple[int, int]]) -> None:
+    """Declare ``name`` rebuilt up to ``position``, having seen ``streams`` (events, last version)."""
+    tx.execute("UPDATE projection_positions SET position = %s WHERE name = %s", (position, name))
+    tx.execute("DELETE FROM projection_streams WHERE projection = %s", (name,))
+    tx.executemany(_SEEN, [(name, e, n, v) for e, (n, v) in streams.items()])
+
+
 def reset(tx: Tx, name: str) -> None:
     tx.execute("UPDATE projection_positions SET position = 0 WHERE name = %s", (name,))
     tx.execute("DELETE FROM projection_streams WHERE projection = %s", (name,))

@@ -32,7 +32,8 @@ def reconcile(ledger: Ledger, db: ProjectionDB, names: Sequence[str]) -> list[Di
     at = positions.positions(db)
     found = []
     for name in names:
-        store = {str(k): v for k, v in stream_stats(ledger.recorder, at.get(name, 0)).items()}
+        stats = stream_stats(ledger.recorder, at.get(name, 0))
+        store = {str(k): (s.events, s.last_version) for k, s in stats.items()}
         seen = positions.seen(db, name)
         for engagement in sorted(store.keys() | seen.keys()):
             theirs, ours = store.get(engagement, (0, 0)), seen.get(engagement, (0, 0))

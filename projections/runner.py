@@ -16,51 +16,22 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import cast
-from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import strtobool
 
 from domain import events as ev
 from domain.service import Ledger
-from domain.state import Engagement, evolve
 from domain.store import read_log
 from projections import positions
-from projections.base import Change, Projection
-from projections.db import ProjectionDB
+from projections.base import Projection
+from projections.db import ProjectionDB, Tx
 from projections.locks import exclusive, wait_for_news
+from projections.rebuild import rebuild
+from projections.states import States
 
 Progress = Callable[[int, int], None]
 """Called with (events done, events to do) after each batch."""
-
-
-class _States:
-    """The engagement just after the last event seen, per engagement.
-
-    A miss (a fresh runner, or a full cache just dropped) loads the engagement from the
-    store at the version before the event, from its latest snapshot.
-    """
-
-    def __init__(self, ledger: Ledger, capacity: int = 20_000) -> None:
-        self.ledger = ledger
-        self.capacity = capacity
-        self._states: dict[UUID, Engagement] = {}
-        self._ids: dict[UUID, str] = {}
-
-    def change(self, position: int, event: ev.Event) -> Change:
-        stream = event.originator_id
-        before = self._states.get(stream)
-        if before is None or before.version != event.originator_version - 1:
-            before = self.ledger.state_at(stream, event.originator_version - 1)
-            if len(self._states) >= self.capacity:
-                self.clear()
-        after = self._states[stream] = evolve(before, event)
-        text = self._ids.get(stream) or self._ids.setdefault(stream, str(stream))
-        return Change(position, event, before, after, text)
-
-    def clear(self) -> None:
-        self._states.clear()
-        self._ids.clear()
 
 
 class Runner:
@@ -75,7 +46,7 @@ class Runner:
         self.db = db
         self.projections = list(projections)
         self.batch_size = batch_size
-        self._states = _States(ledger)
+        self._states = States(ledger)
         with db.transaction() as tx:
             if db.dialect == "postgres":
                 tx.execute("SELECT pg_advisory_xact_lock(hashtext('ledger-projection-schema'))")
@@ -104,6 +75,8 @@ class Runner:
                     if mine:
                         with self.db.transaction() as tx:
                             positions.move(tx, name, where[name], mine)
+                            if where[name] == 0:
+                                _empty(tx, projection)  # what a rebuild that died left behind
                             projection.apply(tx, mine)
                         where[name] = mine[-1].position
                 start = stored[-1][0]
@@ -115,15 +88,18 @@ class Runner:
             raise
         return done
 
-    def rebuild(self, progress: Progress | None = None) -> int:
-        """Empty every projection and build it again from the first event."""
-        with self.db.transaction() as tx:
-            for projection in self.projections:
-                for table in projection.tables:
-                    tx.execute(f"DELETE FROM {table}")
-                positions.reset(tx, projection.name)
-        self._states.clear()
-        return self.catch_up(progress)
+    def rebuild(self, progress: Progress | None = None, workers: int = 1) -> int:
+        """Empty every projection and build it again from the first event (with ``workers``
+        processes, or in this one); the only runner of them meanwhile."""
+        with exclusive(self.db, [p.name for p in self.projections]):
+            self._states.clear()
+            if workers > 1:
+                return rebuild(self.ledger, self.db, self.projections, workers, self.batch_size, progress)
+            with self.db.transaction() as tx:
+                for projection in self.projections:
+                    _empty(tx, projection)
+                    positions.reset(tx, projection.name)
+            return self.catch_up(progress)
 
     def follow(self, stop: threading.Event, poll_interval: float = 0.5, standby: bool = False) -> None:
         """Keep the projections up to date until ``stop`` is set, as the only runner of them.
@@ -147,3 +123,8 @@ class Runner:
 
     def _event(self, stored: StoredEvent) -> ev.Event:
         return cast(ev.Event, self.ledger.mapper.to_domain_event(stored))
+
+
+def _empty(tx: Tx, projection: Projection) -> None:
+    for table in projection.tables:
+        tx.execute(f"DELETE FROM {table}")

@@ -202,6 +202,7 @@ _CHILDREN: list[tuple[str, tuple[str, ...], Callable[[Engagement], list[tuple[An
 class CurrentStatus(Projection):
     name = "status"
     tables = ("status_engagements", "status_milestones", "status_scope", "status_tasks")
+    keeps = "state"
 
     def schema(self, dialect: str) -> list[str]:
         return list(_SCHEMA)

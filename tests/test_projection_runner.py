@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from bench.synthetic import load
 from domain import commands as c
 from domain import events as ev
 from domain.service import Ledger
@@ -23,6 +24,7 @@ from projections.reconcile import reconcile
 from projections.registry import all_projections
 from projections.runner import Runner
 from tests.support import CODE, PG_DSN, StepClock, opened
+from tests.test_projection_laws import dump
 
 
 @contextmanager
@@ -155,3 +157,34 @@ def test_reconciliation_names_the_engagement_a_projection_skipped(parts: tuple[L
     assert [(d.projection, d.store, d.seen) for d in found] == [("audit", (3, 3), (2, 2))]
     assert "audit: engagement" in str(found[0])
     assert positions.positions(db)["status"] == 2
+
+
+def test_a_parallel_rebuild_makes_the_same_rows_as_a_sequential_one(
+    parts: tuple[Ledger, ProjectionDB],
+) -> None:
+    ledger, db = parts
+    load(ledger, engagements=6, events_each=500)
+    runner = Runner(ledger, db, all_projections(), batch_size=200)
+    end = ledger.recorder.max_notification_id()
+    assert runner.rebuild() == end
+    sequential = dump(db)
+    assert runner.rebuild(workers=2) == end
+    assert dump(db) == sequential
+    assert set(positions.positions(db).values()) == {end}
+    assert reconcile(ledger, db, [p.name for p in all_projections()]) == []
+
+
+def test_a_runner_starting_from_zero_clears_what_a_dead_rebuild_left(
+    parts: tuple[Ledger, ProjectionDB],
+) -> None:
+    ledger, db = parts
+    load(ledger, engagements=3, events_each=200)
+    runner = Runner(ledger, db, all_projections())
+    runner.catch_up()
+    complete = dump(db)
+    with db.transaction() as tx:  # rows written, positions not yet declared: a rebuild cut short
+        tx.execute("UPDATE projection_positions SET position = 0")
+        tx.execute("DELETE FROM projection_streams")
+    Runner(ledger, db, all_projections()).catch_up()
+    assert dump(db) == complete
+    assert reconcile(ledger, db, [p.name for p in all_projections()]) == []
