@@ -71,8 +71,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             figures, covered = bench_store(store, args, rebuild_kwargs)
         print()
         print(_table(store.name, figures, covered))
-        print(_verdicts(store.name, figures, covered), flush=True)
-    print()
+        print(_verdicts(store.name, figures, covered))
+        print(flush=True)
     print(report.load_average("at the end"))
 
 

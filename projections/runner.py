@@ -24,7 +24,7 @@ from domain import events as ev
 from domain.service import Ledger
 from domain.store import read_log
 from projections import positions
-from projections.base import Projection
+from projections.base import Change, Projection
 from projections.db import ProjectionDB, Tx
 from projections.locks import exclusive, wait_for_news
 from projections.rebuild import rebuild
@@ -63,22 +63,23 @@ class Runner:
     def catch_up(self, progress: Progress | None = None) -> int:
         """Apply every event recorded so far; the number of events read."""
         at = {p.name: p for p in self.projections}
-        where = {name: pos for name, pos in positions.positions(self.db).items() if name in at}
+        where = self._where()
         start = min(where.values())
         total = max(0, (self.ledger.recorder.max_notification_id() or 0) - start)
         done = 0
         try:
             while stored := read_log(self.ledger.recorder, start, self.batch_size):
                 changes = [self._states.change(position, self._event(s)) for position, s in stored]
-                for name, projection in at.items():
-                    mine = [c for c in changes if c.position > where[name]]
-                    if mine:
-                        with self.db.transaction() as tx:
-                            positions.move(tx, name, where[name], mine)
-                            if where[name] == 0:
-                                _empty(tx, projection)  # what a rebuild that died left behind
-                            projection.apply(tx, mine)
-                        where[name] = mine[-1].position
+                try:
+                    for name, projection in at.items():
+                        where[name] = self._apply(projection, where[name], changes)
+                except positions.ProjectionConflict:
+                    # Someone else moved a position (a runner that just died may still have
+                    # had a commit in flight): nothing was applied twice; resume from the truth.
+                    where = self._where()
+                    start = min(where.values())
+                    self._states.clear()
+                    continue
                 start = stored[-1][0]
                 done += len(stored)
                 if progress:
@@ -87,6 +88,22 @@ class Runner:
             self._states.clear()  # it may be ahead of what was committed
             raise
         return done
+
+    def _where(self) -> dict[str, int]:
+        names = {p.name for p in self.projections}
+        return {name: pos for name, pos in positions.positions(self.db).items() if name in names}
+
+    def _apply(self, projection: Projection, at: int, changes: list[Change]) -> int:
+        """Apply the changes past ``at`` with the new position, in one transaction; the new position."""
+        mine = [c for c in changes if c.position > at]
+        if not mine:
+            return at
+        with self.db.transaction() as tx:
+            positions.move(tx, projection.name, at, mine)
+            if at == 0:
+                _empty(tx, projection)  # what a rebuild that died left behind
+            projection.apply(tx, mine)
+        return mine[-1].position
 
     def rebuild(self, progress: Progress | None = None, workers: int = 1) -> int:
         """Empty every projection and build it again from the first event (with ``workers``

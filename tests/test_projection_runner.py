@@ -188,3 +188,29 @@ def test_a_runner_starting_from_zero_clears_what_a_dead_rebuild_left(
     Runner(ledger, db, all_projections()).catch_up()
     assert dump(db) == complete
     assert reconcile(ledger, db, [p.name for p in all_projections()]) == []
+
+
+def test_a_runner_whose_position_was_moved_under_it_resumes_without_applying_twice(
+    parts: tuple[Ledger, ProjectionDB],
+) -> None:
+    ledger, db = parts
+    load(ledger, engagements=2, events_each=300)
+    Runner(ledger, db, all_projections()).catch_up()
+    complete = dump(db)
+
+    class Late(Runner):
+        """Reads positions once before another runner moved them, as if it had lagged."""
+
+        stale = True
+
+        def _where(self) -> dict[str, int]:
+            if self.stale:
+                self.stale = False
+                return {p.name: 0 for p in self.projections}
+            return super()._where()
+
+    late = Late(ledger, db, all_projections(), batch_size=100)
+    assert late.catch_up() == 0, "its first batch conflicts; it resumes from the true positions"
+    assert not late.stale
+    assert dump(db) == complete
+    assert reconcile(ledger, db, [p.name for p in all_projections()]) == []
