@@ -50,9 +50,12 @@ def opened(args: argparse.Namespace) -> Iterator[tuple[Ledger, ProjectionDB]]:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    """Seed the demo, bring the projections up to date (embedded set-up) and print its history."""
     recorded = seed_demo(store_env(args.data))
     note = " (already seeded)" if not recorded else ""
     print(f"Demo engagement {CODE}: {recorded} events recorded now{note}")
+    with opened(args) as (ledger, db):
+        Runner(ledger, db, all_projections()).catch_up()
     return _history(argparse.Namespace(data=args.data, code=CODE))
 
 

@@ -75,3 +75,16 @@ def test_an_unknown_engagement_is_a_clear_error_not_a_traceback(tmp_path: Path) 
     assert result.returncode == 2
     assert "EngagementNotFound" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_projections_are_kept_rebuilt_and_reconciled_from_the_command_line(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    assert ledger_cli("--data", data, "demo", cwd=tmp_path).returncode == 0
+    reconciled = ledger_cli("--data", data, "reconcile", cwd=tmp_path)
+    assert reconciled.returncode == 0, reconciled.stdout
+    assert "every projection saw every event" in reconciled.stdout
+    rebuilt = ledger_cli("--data", data, "rebuild", "--workers", "2", cwd=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert f"from {len(demo_steps())} events" in rebuilt.stdout
+    assert "100%" in rebuilt.stderr, "the progress bar goes to standard error"
+    assert ledger_cli("--data", data, "reconcile", cwd=tmp_path).returncode == 0
