@@ -12,8 +12,9 @@ $(BIN)/ledger: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-run: $(BIN)/ledger  ## seed the demo engagement into the embedded store and print its history
+run: $(BIN)/ledger  ## seed the demo into the embedded store, then serve the API with a token per role
 	$(BIN)/ledger --data $(DATA) demo
+	$(BIN)/ledger --data $(DATA) serve
 
 demo: run
 

@@ -11,32 +11,21 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import uvicorn
+
 from api.demo import CODE, seed_demo
+from api.http.auth import Role, Tokens
+from api.http.settings import HttpSettings
 from api.progress import ProgressBar
+from api.stores import DEFAULT_DATA_DIR, store_env
 from domain.errors import RuleViolation
 from domain.service import Ledger
-from domain.store import sqlite_env
 from projections.db import ProjectionDB, open_projection_db
 from projections.history import format_history
 from projections.locks import AnotherRunnerActive
 from projections.reconcile import reconcile
 from projections.registry import all_projections
 from projections.runner import Runner
-
-DEFAULT_DATA_DIR = "ledger-data"
-
-
-def store_env(data_dir: str | None, environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The library's persistence settings: PostgreSQL if the environment names it, else SQLite.
-
-    PostgreSQL comes from the library's own settings (``PERSISTENCE_MODULE=eventsourcing.postgres``
-    and ``POSTGRES_*``); otherwise the embedded SQLite store lives in the data folder.
-    """
-    environ = dict(os.environ if environ is None else environ)
-    if environ.get("PERSISTENCE_MODULE", "").startswith("eventsourcing.postgres"):
-        return {}
-    folder = data_dir or environ.get("LEDGER_DATA_DIR") or DEFAULT_DATA_DIR
-    return sqlite_env(Path(folder))
 
 
 @contextmanager
@@ -105,6 +94,37 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace) -> HttpSettings:
+    folder = args.data or os.environ.get("LEDGER_DATA_DIR") or DEFAULT_DATA_DIR
+    return HttpSettings(data_dir=Path(folder))
+
+
+def _token(args: argparse.Namespace) -> int:
+    if args.role == Role.CLIENT.value and not args.client_id:
+        print("ledger: a client token needs --client-id", file=sys.stderr)
+        return 2
+    print(Tokens(_settings(args)).issue(args.sub, Role(args.role), args.client_id, ttl=args.ttl))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Serve the API with uvicorn; the data folder reaches every worker through the environment."""
+    settings = _settings(args)
+    os.environ["LEDGER_DATA_DIR"] = str(settings.data_dir)
+    url = f"http://{args.host}:{args.port}"
+    print(f"Engagement ledger at {url}  (OpenAPI docs: {url}/docs)")
+    if settings.jwt_public_key is None:
+        tokens = Tokens(settings)
+        for role, sub, client in [(Role.PMO, "dana.whitfield", None), (Role.AUDITOR, "avery.audit", None),
+                                  (Role.CLIENT, "acme.viewer", "acme")]:  # fmt: skip
+            print(f"  {role.value:8} token: {tokens.issue(sub, role, client)}")
+    uvicorn.run(
+        "api.http.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+        log_level="info", access_log=False,
+    )  # fmt: skip
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ledger", description="The engagement ledger.")
     p.add_argument(
@@ -120,6 +140,17 @@ def parser() -> argparse.ArgumentParser:
     history.add_argument("code")
     history.set_defaults(run=_history)
     sub.add_parser("project", help="bring every projection up to date, then stop").set_defaults(run=_project)
+    serve = sub.add_parser("serve", help="serve the HTTP API (embedded: projections run in-process)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (PostgreSQL set-up)")
+    serve.set_defaults(run=_serve)
+    token = sub.add_parser("token", help="print a bearer token signed with the configured secret")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--sub", required=True, help="the subject: who acts with this token")
+    token.add_argument("--client-id", help="the client a client token is bound to")
+    token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds the token is valid (default 8 h)")
+    token.set_defaults(run=_token)
     rebuild = sub.add_parser("rebuild", help="rebuild every projection from the first event")
     rebuild.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="processes to rebuild with (default: cores)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -56,6 +57,16 @@ def settle(tx: Tx, name: str, position: int, streams: dict[str, tuple[int, int]]
 def reset(tx: Tx, name: str) -> None:
     tx.execute("UPDATE projection_positions SET position = 0 WHERE name = %s", (name,))
     tx.execute("DELETE FROM projection_streams WHERE projection = %s", (name,))
+
+
+def wait_until(db: ProjectionDB, names: Sequence[str], position: int, timeout: float) -> bool:
+    """Wait (at most ``timeout`` seconds) until every projection in ``names`` has seen ``position``."""
+    deadline = time.monotonic() + timeout
+    while min(positions(db).get(name, 0) for name in names) < position:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def positions(db: ProjectionDB) -> dict[str, int]:

@@ -13,7 +13,6 @@ SQLite has one writer at a time.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import cast
 
@@ -131,12 +130,7 @@ class Runner:
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Wait (at most ``timeout`` seconds) until every projection has seen ``position``."""
-        deadline = time.monotonic() + timeout
-        while self.position() < position:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
-        return True
+        return positions.wait_until(self.db, [p.name for p in self.projections], position, timeout)
 
     def _event(self, stored: StoredEvent) -> ev.Event:
         return cast(ev.Event, self.ledger.mapper.to_domain_event(stored))

@@ -1,0 +1,61 @@
+"""The application factory: nothing is built at import; the lifespan opens the stores."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.http import commands, problems, queries
+from api.http.auth import Tokens
+from api.http.idempotency import IdempotencyKeys
+from api.http.limits import BodyLimit
+from api.http.settings import HttpSettings
+from api.stores import store_env
+from domain.service import Ledger
+from projections.db import open_projection_db
+from projections.registry import all_projections
+from projections.runner import Runner
+
+DESCRIPTION = """Every change to an engagement's scope, milestone dates and task status, recorded as an
+immutable event. Commands (pmo only) answer the engagement's new version (also as `ETag`) and
+log position; queries read the projections and accept `min_position` to see a write of one's own.
+Errors are `application/problem+json` naming the broken rule."""
+
+
+def create_app(settings: HttpSettings | None = None, store: Mapping[str, str] | None = None) -> FastAPI:
+    """The API over the store ``store`` names (default: from the environment and the data folder)."""
+    settings = settings or HttpSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ledger = Ledger(dict(store) if store is not None else store_env(str(settings.data_dir)))
+        db = open_projection_db(ledger.settings)
+        runner = Runner(ledger, db, all_projections())
+        app.state.settings, app.state.ledger, app.state.db, app.state.runner = settings, ledger, db, runner
+        app.state.tokens = Tokens(settings)
+        app.state.idempotency = IdempotencyKeys(db)
+        stop = threading.Event()
+        embedded = settings.embedded_projections
+        if embedded is None:
+            embedded = db.dialect == "sqlite"
+        follower = threading.Thread(target=runner.follow, args=(stop, 0.5, True), daemon=True)
+        if embedded:
+            follower.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if embedded:
+                follower.join(timeout=10)
+            db.close()
+            ledger.close()
+
+    app = FastAPI(title="Engagement ledger", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    problems.install(app)
+    app.include_router(commands.router)
+    app.include_router(queries.router)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

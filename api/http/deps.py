@@ -1,0 +1,63 @@
+"""What routes depend on, named with ``Annotated``: the ledger, the read models, who asks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.http.auth import InvalidToken, Principal, Role
+from api.http.settings import HttpSettings
+from domain.service import Ledger
+from projections.db import ProjectionDB
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `ledger token` or the identity provider")
+
+
+def _ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+def _db(request: Request) -> ProjectionDB:
+    db: ProjectionDB = request.app.state.db
+    return db
+
+
+def _settings(request: Request) -> HttpSettings:
+    settings: HttpSettings = request.app.state.settings
+    return settings
+
+
+def _principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise HTTPException(401, "a bearer token is required", headers=challenge)
+    try:
+        principal: Principal = request.app.state.tokens.check(credentials.credentials)
+    except InvalidToken as error:
+        raise HTTPException(401, f"the token was refused: {error}", headers=challenge) from None
+    return principal
+
+
+def _pmo(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    if principal.role is not Role.PMO:
+        raise HTTPException(403, "only PMO staff record changes")
+    return principal
+
+
+def _staff(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    if principal.role is Role.CLIENT:
+        raise HTTPException(403, "PMO staff and auditors only")
+    return principal
+
+
+LedgerDep = Annotated[Ledger, Depends(_ledger)]
+ReadModels = Annotated[ProjectionDB, Depends(_db)]
+Settings = Annotated[HttpSettings, Depends(_settings)]
+Reader = Annotated[Principal, Depends(_principal)]
+Staff = Annotated[Principal, Depends(_staff)]
+Pmo = Annotated[Principal, Depends(_pmo)]

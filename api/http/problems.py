@@ -1,0 +1,92 @@
+"""Errors as ``application/problem+json`` (RFC 9457): one table from rule to status, at the edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from domain import errors
+
+STATUS: dict[type[errors.RuleViolation], int] = {
+    errors.EngagementNotFound: 404,
+    errors.UnknownScopeItem: 404,
+    errors.UnknownMilestone: 404,
+    errors.UnknownTask: 404,
+    errors.EngagementAlreadyExists: 409,
+    errors.ScopeItemAlreadyExists: 409,
+    errors.MilestoneAlreadyExists: 409,
+    errors.TaskAlreadyExists: 409,
+    errors.EngagementIsClosed: 409,
+    errors.ScopeItemAlreadyRemoved: 409,
+    errors.MilestoneAlreadyAchieved: 409,
+    errors.MilestoneIsCancelled: 409,
+    errors.IllegalTaskTransition: 409,
+    errors.TaskIsClosed: 409,
+    errors.ExpectedVersionMismatch: 412,
+    errors.TooManyConcurrentWriters: 503,
+}
+"""Refusals not listed (a reason, cause, approver or date the rules require) are 422."""
+
+
+class Problem(Exception):
+    """An HTTP-level refusal with a name, like the domain's rules have."""
+
+    def __init__(self, status: int, rule: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.rule, self.detail, self.headers = status, rule, detail, headers or {}
+
+
+def problem(status: int, rule: str, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
+    body = {"type": f"/problems/{rule}", "title": title, "status": status, "detail": detail, "rule": rule}
+    body |= {"instance": instance, **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def install(app: FastAPI) -> None:
+    """Translate every refusal the app can meet into a problem response."""
+
+    @app.exception_handler(errors.RuleViolation)
+    async def rule_broken(request: Request, error: errors.RuleViolation) -> JSONResponse:
+        title = (type(error).__doc__ or error.rule).strip()
+        return problem(STATUS.get(type(error), 422), error.rule, title, error.detail, request.url.path)
+
+    @app.exception_handler(Problem)
+    async def refused(request: Request, error: Problem) -> JSONResponse:
+        response = problem(error.status, error.rule, error.rule, error.detail, request.url.path)
+        response.headers.update(error.headers)
+        return response
+
+    @app.exception_handler(ValidationError)
+    async def invalid_command(request: Request, error: ValidationError) -> JSONResponse:
+        found = [_plain(e) for e in error.errors()]
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in found)
+        return problem(422, "InvalidInput", "The request does not say what the ledger needs", detail,
+                       request.url.path, errors=found)  # fmt: skip
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        found = [_plain(e) for e in error.errors()]
+        malformed = any(e["type"] in {"json_invalid", "json_type"} for e in found)
+        status, rule = (400, "MalformedJson") if malformed else (422, "InvalidInput")
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in found)
+        return problem(status, rule, "The request does not say what the ledger needs", detail,
+                       request.url.path, errors=found)  # fmt: skip
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        rule = {401: "Unauthenticated", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed"}.get(
+            error.status_code, "HttpError"
+        )
+        response = problem(error.status_code, rule, rule, str(error.detail), request.url.path)
+        response.headers.update(error.headers or {})
+        return response
+
+
+def _plain(error: Any) -> dict[str, Any]:
+    """A validation error that JSON can carry (no exception objects, no echoed input)."""
+    return {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}

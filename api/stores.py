@@ -1,0 +1,23 @@
+"""Which store the ledger uses: PostgreSQL if the library's settings name it, else SQLite files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from domain.store import sqlite_env
+
+DEFAULT_DATA_DIR = "ledger-data"
+
+
+def store_env(data_dir: str | None, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The library's persistence settings: PostgreSQL if the environment names it, else SQLite.
+
+    PostgreSQL comes from the library's own settings (``PERSISTENCE_MODULE=eventsourcing.postgres``
+    and ``POSTGRES_*``); otherwise the embedded SQLite store lives in the data folder.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    if environ.get("PERSISTENCE_MODULE", "").startswith("eventsourcing.postgres"):
+        return {}
+    folder = data_dir or environ.get("LEDGER_DATA_DIR") or DEFAULT_DATA_DIR
+    return sqlite_env(Path(folder))
