@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from domain import events as ev
 from domain.service import Ledger
 from domain.state import Engagement, evolve
@@ -20,18 +18,19 @@ class States:
     def __init__(self, ledger: Ledger, capacity: int = 20_000) -> None:
         self.ledger = ledger
         self.capacity = capacity
-        self._states: dict[UUID, Engagement] = {}
-        self._ids: dict[UUID, str] = {}
+        # Keyed by the id's integer: a UUID hashes and compares in Python, an int in C.
+        self._states: dict[int, Engagement] = {}
+        self._ids: dict[int, str] = {}
 
     def change(self, position: int, event: ev.Event) -> Change:
-        stream = event.originator_id
+        stream = event.originator_id.int
         before = self._states.get(stream)
         if before is None or before.version != event.originator_version - 1:
-            before = self.ledger.state_at(stream, event.originator_version - 1)
+            before = self.ledger.state_at(event.originator_id, event.originator_version - 1)
             if len(self._states) >= self.capacity:
                 self.clear()
         after = self._states[stream] = evolve(before, event)
-        text = self._ids.get(stream) or self._ids.setdefault(stream, str(stream))
+        text = self._ids.get(stream) or self._ids.setdefault(stream, str(event.originator_id))
         return Change(position, event, before, after, text)
 
     def clear(self) -> None:
