@@ -36,6 +36,7 @@ pytest: $(BIN)/ledger
 bench: $(BIN)/ledger  ## benchmarks print their figures beside a baseline measured in the same run
 	$(BIN)/python -m bench.commands
 	$(BIN)/python -m bench.projections
+	$(BIN)/python -m bench.http
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -53,7 +53,13 @@ def create_app(settings: HttpSettings | None = None, store: Mapping[str, str] | 
             db.close()
             ledger.close()
 
-    app = FastAPI(title="Engagement ledger", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Engagement ledger",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=problems.ANY_ROUTE,
+    )
     problems.install(app)
     app.include_router(commands.router)
     app.include_router(queries.router)

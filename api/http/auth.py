@@ -36,7 +36,11 @@ class InvalidToken(Exception):
 class Tokens:
     """Issues (HS256) and checks tokens. With a public key, only RS256 tokens are accepted."""
 
+    checked_capacity = 10_000
+    """Tokens remembered as verified (a client sends the same token with every request)."""
+
     def __init__(self, settings: HttpSettings) -> None:
+        self._checked: dict[str, tuple[Principal, float]] = {}
         if settings.jwt_public_key:
             self._key: str = settings.jwt_public_key
             self._algorithm = "RS256"
@@ -54,6 +58,18 @@ class Tokens:
         return jwt.encode(claims, self._key, algorithm=self._algorithm)
 
     def check(self, token: str) -> Principal:
+        """Who the token names. A token verified before is trusted again until it expires: its
+        signature check costs more than the rest of a small read."""
+        known = self._checked.get(token)
+        if known is not None and time.time() < known[1]:
+            return known[0]
+        principal, expires = self._verify(token)
+        if len(self._checked) >= self.checked_capacity:
+            self._checked.clear()
+        self._checked[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token, self._key, algorithms=[self._algorithm], options={"require": ["sub", "role", "exp"]}
@@ -66,4 +82,5 @@ class Tokens:
             raise InvalidToken("a client token needs a client_id claim")
         if not isinstance(claims["sub"], str) or not claims["sub"]:
             raise InvalidToken("the subject must be a name")
-        return Principal(sub=claims["sub"], role=role, client_id=client_id if role is Role.CLIENT else None)
+        client = client_id if role is Role.CLIENT else None
+        return Principal(sub=claims["sub"], role=role, client_id=client), float(claims["exp"])

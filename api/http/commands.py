@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 from fastapi import APIRouter, Body, Path, Response
 from pydantic import BaseModel
 
+from api.http import problems
 from api.http.recording import DeskDep, Recorded, body_of
 from domain import commands as cmd
 
@@ -50,7 +51,10 @@ def _body(command: type[cmd.Command], *path_fields: str) -> Any:
     ]
 
 
-router = APIRouter(tags=["commands"], responses={201: {"model": Recorded}, 200: {"model": Recorded}})
+router = APIRouter(
+    tags=["commands"],
+    responses={201: {"model": Recorded}, 200: {"model": Recorded}, **problems.COMMAND_ONLY},
+)
 
 if TYPE_CHECKING:  # the bodies are built from the commands' own fields at import
     OpenBody: TypeAlias = BaseModel

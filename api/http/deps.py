@@ -14,23 +14,26 @@ from projections.db import ProjectionDB
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `ledger token` or the identity provider")
 
+# The dependencies below are ``async``: they read the app's state and check a token, never
+# block, and so take no turn in the thread pool (a hop there costs more than all they do).
 
-def _ledger(request: Request) -> Ledger:
+
+async def _ledger(request: Request) -> Ledger:
     ledger: Ledger = request.app.state.ledger
     return ledger
 
 
-def _db(request: Request) -> ProjectionDB:
+async def _db(request: Request) -> ProjectionDB:
     db: ProjectionDB = request.app.state.db
     return db
 
 
-def _settings(request: Request) -> HttpSettings:
+async def _settings(request: Request) -> HttpSettings:
     settings: HttpSettings = request.app.state.settings
     return settings
 
 
-def _principal(
+async def _principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     challenge = {"WWW-Authenticate": "Bearer"}
@@ -43,13 +46,13 @@ def _principal(
     return principal
 
 
-def _pmo(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+async def _pmo(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
     if principal.role is not Role.PMO:
         raise HTTPException(403, "only PMO staff record changes")
     return principal
 
 
-def _staff(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+async def _staff(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
     if principal.role is Role.CLIENT:
         raise HTTPException(403, "PMO staff and auditors only")
     return principal

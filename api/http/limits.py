@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,19 +22,28 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await self._refuse(scope, send)
             return
-        seen = 0
+        seen, over, started = 0, False, False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
+                over = True
                 raise _TooLarge
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
+        async def unless_over(message: Message) -> None:
+            # The framework turns an error while reading the body into a 400 of its own;
+            # once the body is over the limit, that answer is dropped for the 413.
+            nonlocal started
+            if not over:
+                started = True
+                await send(message)
+
+        with suppress(_TooLarge):
+            await self.app(scope, counted, unless_over)
+        if over and not started:
             await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:

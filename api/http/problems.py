@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 
 from domain import errors
@@ -31,6 +31,48 @@ STATUS: dict[type[errors.RuleViolation], int] = {
     errors.TooManyConcurrentWriters: 503,
 }
 """Refusals not listed (a reason, cause, approver or date the rules require) are 422."""
+
+
+class ProblemDetails(BaseModel):
+    """A refusal as RFC 9457 has it; ``rule`` names the rule the request broke."""
+
+    type: str = Field(examples=["/problems/EngagementIsClosed"])
+    title: str
+    status: int
+    detail: str
+    rule: str = Field(examples=["EngagementIsClosed"])
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="what is wrong with the input, field by field"
+    )
+
+
+_MEANING = {
+    400: "Malformed JSON, or an If-Match that is not an ETag",
+    401: "No bearer token, or one that was refused",
+    403: "The token's role may not do this",
+    404: "No such route, engagement or item (or not one this token may see)",
+    409: "The engagement's state refuses the command (closed, achieved, illegal transition, ...)",
+    412: "If-Match named a version the engagement has moved past",
+    413: "The body is over the size limit",
+    422: "The input breaks a rule or a schema (missing reason, wrong type, unknown field, ...)",
+    503: "Try again: writers kept racing, or the projections are behind min_position",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for refusals with these statuses, each a problem document."""
+    schema = ProblemDetails.model_json_schema()
+    return {
+        status: {"description": _MEANING[status], "content": {"application/problem+json": {"schema": schema}}}
+        for status in statuses
+    }
+
+
+ANY_ROUTE = documented(401, 403, 404, 422, 503)
+"""What any route may answer besides its own success."""
+COMMAND_ONLY = documented(400, 409, 412, 413)
+"""What only a command (a body, a version to match, rules to break) may answer besides."""
 
 
 class Problem(Exception):

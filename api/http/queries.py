@@ -2,49 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from api.http.commands import Code
-from api.http.deps import Reader, ReadModels, Settings
-from api.http.problems import Problem
+from api.http import examples, exports
+from api.http.deps import Reader, ReadModels
+from api.http.reading import Seen, Visible, visible_status
 from api.http.recording import etag
-from projections import positions
-from projections.registry import all_projections
-from projections.status import engagement_status, portfolio
+from api.http.schemas import Milestone, Slips
+from projections.slips import attributed, series_of, slip_history
+from projections.status import portfolio
+
+__all__ = ["Seen", "Visible", "router", "visible_status"]
 
 router = APIRouter(tags=["queries"])
-
-
-def _seen(
-    db: ReadModels,
-    settings: Settings,
-    min_position: Annotated[
-        int | None,
-        Query(ge=0, le=2**62, description="wait (bounded) until the projections saw this position"),
-    ] = None,
-) -> None:
-    """Read-your-writes: wait until the projections have seen ``min_position``."""
-    names = [p.name for p in all_projections()]
-    if min_position and not positions.wait_until(db, names, min_position, settings.read_wait_seconds):
-        raise Problem(503, "ProjectionBehind", f"the projections have not reached {min_position} yet",
-                      headers={"Retry-After": "1"})  # fmt: skip
-
-
-Seen = Annotated[None, Depends(_seen)]
-
-
-def visible_status(db: ReadModels, code: Code, principal: Reader) -> Any:
-    """The engagement's status, if it exists and ``principal`` may see it (else 404, saying nothing more)."""
-    status = engagement_status(db, code)
-    if status is None or not principal.may_see(status.engagement["client_id"]):
-        raise Problem(404, "EngagementNotFound", f"no engagement {code.upper()} that you may see")
-    return status
-
-
-Visible = Annotated[Any, Depends(visible_status)]
 
 
 @router.get("/engagements", summary="The portfolio: every engagement you may see, with its health")
@@ -53,7 +26,7 @@ def list_engagements(db: ReadModels, principal: Reader, _: Seen) -> list[dict[st
 
 
 @router.get("/engagements/{code}", summary="An engagement's current status (its version is the ETag)")
-def get_engagement(status: Visible, _: Seen) -> Response:
+def get_engagement(status: Visible) -> Response:
     body = {
         **status.engagement,
         "milestones": status.milestones,
@@ -61,3 +34,28 @@ def get_engagement(status: Visible, _: Seen) -> Response:
         "tasks": status.tasks,
     }
     return JSONResponse(body, headers={"ETag": etag(status.engagement["version"])})
+
+
+@router.get(
+    "/engagements/{code}/milestones",
+    summary="Milestones with baseline, forecast, actual, and slip against the current and original baseline",
+    responses=examples.MILESTONES,
+)
+def list_milestones(status: Visible, response: Response) -> list[Milestone]:
+    response.headers["ETag"] = etag(status.engagement["version"])
+    return [Milestone.model_validate(m) for m in status.milestones]
+
+
+@router.get(
+    "/engagements/{code}/slips",
+    summary="The slip timeline: every dated move, the MTA chart's lines, and whose fault each slip was",
+    responses=examples.SLIPS,
+)
+def slips(status: Visible, db: ReadModels, response: Response) -> Slips:
+    history = slip_history(db, status.engagement["engagement_id"])  # one read for all three views
+    response.headers["ETag"] = etag(status.engagement["version"])
+    views = {"history": history, "mta": series_of(history), "attribution": attributed(history)}
+    return Slips.model_validate(views)
+
+
+router.include_router(exports.router)

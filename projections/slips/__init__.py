@@ -34,8 +34,8 @@ overall, by responsible party and by cause; a move without a party or cause is
 are not slips: they are reported apart, as a count and the signed sum of baseline moves in days.
 """
 
-from projections.slips.attribution import UNATTRIBUTED, Attribution, Tally, attribution
-from projections.slips.mta import MtaPoint, MtaSeries, mta_series
+from projections.slips.attribution import UNATTRIBUTED, Attribution, Tally, attributed, attribution
+from projections.slips.mta import MtaPoint, MtaSeries, mta_series, series_of
 from projections.slips.table import COLUMNS, SlipHistory, slip_history
 
 __all__ = [
@@ -46,7 +46,9 @@ __all__ = [
     "MtaSeries",
     "SlipHistory",
     "Tally",
+    "attributed",
     "attribution",
     "mta_series",
+    "series_of",
     "slip_history",
 ]

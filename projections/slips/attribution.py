@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -66,7 +66,12 @@ def _counted(total: Attribution, r: Row) -> Attribution:
 
 def attribution(db: ProjectionDB, engagement_id: str, milestone_key: str | None = None) -> Attribution:
     """The engagement's slip attribution (of one milestone, with ``milestone_key``)."""
+    return attributed(slip_history(db, engagement_id, milestone_key))
+
+
+def attributed(history: Iterable[Row]) -> Attribution:
+    """The slip attribution of slip-history rows already read."""
     total = Attribution()
-    for r in slip_history(db, engagement_id, milestone_key):
+    for r in history:
         total = _counted(total, r)
     return total

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -56,8 +57,13 @@ def _point(r: Row) -> MtaPoint:
 
 def mta_series(db: ProjectionDB, engagement_id: str) -> list[MtaSeries]:
     """One series per milestone of the engagement, in the order the milestones were planned."""
+    return series_of(slip_history(db, engagement_id))
+
+
+def series_of(history: Iterable[Row]) -> list[MtaSeries]:
+    """The MTA series of slip-history rows already read (in log order)."""
     rows: dict[str, list[Row]] = {}
-    for r in slip_history(db, engagement_id):
+    for r in history:
         rows.setdefault(r["milestone_key"], []).append(r)
     return [
         MtaSeries(key, lines[-1]["milestone_title"], [_point(r) for r in lines])

@@ -1,0 +1,458 @@
+"""Load benchmark of the HTTP API as production runs it: uvicorn workers and a projection worker on PG.
+
+Run as ``python -m bench.http [--seconds 20] [--clients 16] [--workers 2]``. In a fresh
+PostgreSQL schema (dropped at the end) it starts ``ledger serve --workers N`` and ``ledger
+worker`` as processes of their own, seeds a few engagements over HTTP, then lets ``--clients``
+threads, each with its own keep-alive connection, send for a fixed time a mix of commands
+spread over the engagements (milestone slips with cause, party and reason, and recoveries;
+task status moves; task assignments), each followed by reads (an engagement's status, the
+portfolio). Commands and reads are measured apart: throughput, p50/p99 latency, 5xx and other
+errors. Beside them, in the same run: the same commands through ``Ledger.execute`` and the same
+status reads through ``engagement_status``, called in this process.
+
+The load generator shares the machine's cores with the server, the projection worker and
+PostgreSQL; the CPU each of them used is printed. It asserts nothing about time.
+``serving`` is also how the PostgreSQL API tests start the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from itertools import cycle
+from pathlib import Path
+from typing import NamedTuple
+
+import httpx
+import orjson
+from pydantic import SecretStr
+
+from api.http.auth import Role, Tokens
+from api.http.settings import HttpSettings
+from bench import report, workload
+from bench.stores import postgres_store, postgres_version
+from bench.timing import Figures, measure
+from domain import commands as c
+from domain.service import Ledger
+from domain.values import TaskStatus
+from projections import positions
+from projections.db import ProjectionDB, open_projection_db
+from projections.registry import all_projections
+from projections.status import engagement_status
+
+CLEARED = ("LEDGER_", "PERSISTENCE_", "POSTGRES_")
+"""Settings of the caller's environment the server must not inherit: it gets the store's own."""
+COMMANDS_PER_SECOND, READS_PER_SECOND, P99_MS = 500, 1500, 50.0
+ASSIGNEES = ("lena.berg", "priya.nair")
+STATUS_ROUND = (TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED, TaskStatus.IN_PROGRESS, TaskStatus.DONE,
+                TaskStatus.TODO)  # fmt: skip
+"""From todo back to todo; blocking and reopening need the reason every move carries."""
+JSON = {"Content-Type": "application/json"}
+COMMAND, STATUS, PORTFOLIO = "command", "status", "portfolio"
+"""The kinds of request: a command, an engagement's status, the portfolio."""
+MACHINE = "the whole machine"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running API (``ledger serve``) and projection worker (``ledger worker``)."""
+
+    url: str
+    tokens: Tokens
+    api: subprocess.Popen[bytes]
+    worker: subprocess.Popen[bytes]
+
+    def headers(
+        self, sub: str = "bench", role: Role = Role.PMO, client_id: str | None = None
+    ) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens.issue(sub, role, client_id)}"}
+
+
+@contextmanager
+def serving(store: Mapping[str, str], workers: int = 2, ready_within: float = 60.0) -> Iterator[Server]:
+    """The API with ``workers`` uvicorn workers and a projection worker on ``store``, stopped at the end.
+
+    Ready once the API answers a query and the worker follows the log (at most ``ready_within`` s).
+    """
+    secret = secrets.token_urlsafe(32)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED)}
+    env |= dict(store) | {"LEDGER_JWT_SECRET": secret}
+    port = _free_port()
+    runs = {"api": ["serve", "--port", str(port), "--workers", str(workers)], "worker": ["worker"]}
+    with tempfile.TemporaryDirectory(prefix="ledger-serve-") as folder:
+        logs = Path(folder)
+        started: list[subprocess.Popen[bytes]] = []
+        try:
+            for name, args in runs.items():
+                with (logs / f"{name}.log").open("wb") as log:
+                    started.append(subprocess.Popen(
+                        [sys.executable, "-m", "api.cli", *args], env=env, cwd=folder,
+                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    ))  # fmt: skip
+            tokens = Tokens(HttpSettings(jwt_secret=SecretStr(secret), jwt_public_key=None))
+            server = Server(f"http://127.0.0.1:{port}", tokens, started[0], started[1])
+            _wait_until_ready(server, logs, ready_within)
+            yield server
+        finally:
+            for process in started:
+                _stop(process)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_ready(server: Server, logs: Path, within: float) -> None:
+    deadline = time.monotonic() + within
+    with httpx.Client(base_url=server.url, headers=server.headers(), timeout=2) as http:
+        while True:
+            for process in (server.api, server.worker):
+                if process.poll() is not None:
+                    raise RuntimeError(f"{process.args!r} exited with {process.returncode}:\n{_tails(logs)}")
+            if _answers(http) and b"worker: following" in (logs / "worker.log").read_bytes():
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the server was not ready within {within:g} s:\n{_tails(logs)}")
+            time.sleep(0.1)
+
+
+def _answers(http: httpx.Client) -> bool:
+    try:
+        return http.get("/engagements").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _tails(logs: Path) -> str:
+    return "\n".join(
+        f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}" for log in logs.glob("*.log")
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (uvicorn stops its workers), then SIGKILL to whatever of its process group is left."""
+    if process.poll() is None:
+        process.terminate()
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=15)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+# The workload: each client moves a milestone and a task of its own in a shared engagement,
+# so that every command records exactly one event while writers still race on each stream.
+
+
+def setup(code: str, client: int) -> list[c.Command]:
+    """The milestone and task client ``client`` will move, in engagement ``code``."""
+    return [
+        c.PlanMilestone(code=code, key=f"m{client}", title=f"Cut-over {client}", baseline=workload.BASELINE),
+        c.AddTask(code=code, key=f"t{client}", title=f"Data migration {client}", milestone_key=f"m{client}",
+                  assignee=ASSIGNEES[1]),
+    ]  # fmt: skip
+
+
+def moves(code: str, client: int) -> Iterator[c.Command]:
+    """Reschedule (slip, then recover), move the task's status, reassign it; over and over."""
+    milestone, task = f"m{client}", f"t{client}"
+    slips = (r.model_copy(update={"key": milestone}) for r in workload.reschedules(code))
+    assignees = cycle(ASSIGNEES)
+    for status in cycle(STATUS_ROUND):
+        yield next(slips)
+        yield c.ChangeTaskStatus(code=code, key=task, to_status=status, reason="the weekly review")
+        if status is not TaskStatus.DONE:  # a done task is not reassigned
+            yield c.AssignTask(code=code, key=task, assignee=next(assignees))
+
+
+ROUTES: dict[type[c.Command], str] = {
+    c.PlanMilestone: "milestones", c.AddTask: "tasks", c.RescheduleMilestone: "milestones/{key}/reschedule",
+    c.ChangeTaskStatus: "tasks/{key}/status", c.AssignTask: "tasks/{key}/assign",
+}  # fmt: skip
+
+
+def request_of(command: c.Command) -> tuple[str, bytes]:
+    """The path and JSON body that send ``command`` over HTTP."""
+    if isinstance(command, c.OpenEngagement):
+        return "/engagements", orjson.dumps(command.model_dump(mode="json", exclude_none=True))
+    route = ROUTES[type(command)]
+    in_path = {"code", "key"} if "{key}" in route else {"code"}
+    path = f"/engagements/{command.code}/" + route.format(key=getattr(command, "key", None))
+    return path, orjson.dumps(command.model_dump(mode="json", exclude=in_path, exclude_none=True))
+
+
+def seed(server: Server, engagements: int, clients: int) -> list[str]:
+    """Open the engagements and give each client its milestone and task; the codes."""
+    codes = [f"LOAD-{n:02d}" for n in range(engagements)]
+    commands = [workload.opening(code)[0] for code in codes]
+    commands += [s for n in range(clients) for s in setup(codes[n % engagements], n)]
+    with httpx.Client(base_url=server.url, headers=server.headers(), timeout=30) as http:
+        for command in commands:
+            path, body = request_of(command)
+            http.post(path, content=body, headers=JSON).raise_for_status()
+    return codes
+
+
+class Sample(NamedTuple):
+    kind: str
+    started: float
+    seconds: float
+    status: int
+    """The HTTP status, 0 when the request failed without one."""
+    note: str = ""
+    """On an error, the problem's rule; on a 2xx command, ``"recorded nothing"`` if it did."""
+
+
+def _client(server: Server, codes: Sequence[str], n: int, reads: int, stop_at: float) -> list[Sample]:
+    """One client: a command on its engagement, then ``reads`` reads, until ``stop_at``."""
+    commands = (request_of(command) for command in moves(codes[n % len(codes)], n))
+    status_reads = [(STATUS, f"/engagements/{codes[(n + k) % len(codes)]}") for k in range(len(codes))]
+    queries = cycle([*status_reads, (PORTFOLIO, "/engagements")])
+    samples: list[Sample] = []
+    with httpx.Client(base_url=server.url, headers=server.headers(f"client-{n}"), timeout=30) as http:
+        while time.perf_counter() < stop_at:
+            samples.append(_timed(http, COMMAND, *next(commands)))
+            samples.extend(_timed(http, *next(queries)) for _ in range(reads))
+    return samples
+
+
+def _timed(http: httpx.Client, kind: str, path: str, body: bytes | None = None) -> Sample:
+    """POST ``body`` to ``path`` or, without one, GET it."""
+    started = time.perf_counter()
+    try:
+        response = http.post(path, content=body, headers=JSON) if body else http.get(path)
+    except httpx.HTTPError as error:
+        return Sample(kind, started, time.perf_counter() - started, 0, type(error).__name__)
+    seconds = time.perf_counter() - started
+    note = ""
+    if response.is_error:
+        problem = "json" in response.headers.get("content-type", "")
+        note = str(response.json().get("rule", "")) if problem else response.reason_phrase
+    elif kind == COMMAND and response.json().get("position") is None:
+        note = "recorded nothing"
+    return Sample(kind, started, seconds, response.status_code, note)
+
+
+def load(server: Server, codes: Sequence[str], clients: int, reads: int, warmup: float, seconds: float
+         ) -> tuple[list[Sample], float]:  # fmt: skip
+    """Every sample of ``clients`` clients running ``warmup`` + ``seconds``; when the timed part began."""
+    start = time.perf_counter() + warmup
+    with ThreadPoolExecutor(clients) as pool:
+        runs = [pool.submit(_client, server, codes, n, reads, start + seconds) for n in range(clients)]
+        return [s for run in runs for s in run.result()], start
+
+
+def cpu_seconds(roots: Mapping[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each root process with its descendants, and of PostgreSQL (Linux /proc).
+
+    The root named ``"load generator"`` (this process) is counted without its descendants: they
+    are the server.
+    """
+    table: dict[int, tuple[int, str, int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, ValueError):
+            text = stat.read_text()
+            fields = text[text.rindex(")") + 2 :].split()
+            comm = text[text.index("(") + 1 : text.rindex(")")]
+            table[int(stat.parent.name)] = (int(fields[1]), comm, int(fields[11]) + int(fields[12]))
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for role, root in roots.items():
+        tree, frontier = {root}, {root}
+        while frontier and role != "load generator":
+            frontier = {pid for pid, (ppid, _, _) in table.items() if ppid in frontier} - tree
+            tree |= frontier
+        used[role] = sum(table[pid][2] for pid in tree if pid in table) / tick
+    used["PostgreSQL (all backends)"] = sum(t for _, comm, t in table.values() if comm == "postgres") / tick
+    with suppress(OSError, ValueError):
+        user, nice, system, _, _, irq, softirq = map(int, Path("/proc/stat").read_text().split()[1:8])
+        used[MACHINE] = (user + nice + system + irq + softirq) / tick
+    return used
+
+
+@dataclass(frozen=True)
+class Timed:
+    """The samples of some kind of request started in the timed part."""
+
+    samples: list[Sample]
+    start: float
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return len(self.samples) / self.seconds
+
+    def figures(self) -> Figures:
+        """Rates per second of the timed part, and every latency."""
+        per_second = Counter(int(s.started - self.start) for s in self.samples)
+        rates = [float(per_second[k]) for k in range(max(1, int(self.seconds)))]
+        return Figures(rates=rates, latencies=[s.seconds for s in self.samples] or [0.0, 0.0])
+
+    def count(self, low: int, high: int) -> int:
+        return sum(low <= s.status < high for s in self.samples)
+
+    def row(self, name: str) -> str:
+        f, ok, server_errors = self.figures(), self.count(200, 300), self.count(500, 600)
+        others = len(self.samples) - ok - server_errors
+        return (f"  {name:<34}{self.rate:>8,.0f}{min(f.rates):>8,.0f}{f.p50_ms:>8.1f}{f.p99_ms:>8.1f}"
+                f"{ok:>8}{server_errors:>6}{others:>7}")  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    print(_header(args), flush=True)
+    with postgres_store() as store, serving(store.env, args.workers) as server:
+        codes = seed(server, args.engagements, args.clients)
+        roots = {"load generator": os.getpid(), "API": server.api.pid, "projection worker": server.worker.pid}
+        before = cpu_seconds(roots)
+        samples, start = load(server, codes, args.clients, args.reads, args.warmup, args.seconds)
+        cpu = {role: used - before.get(role, 0.0) for role, used in cpu_seconds(roots).items()}
+        with Ledger(store.env) as ledger:
+            db = open_projection_db(ledger.settings)
+            try:
+                lag = _lag(ledger, db)
+                direct = _direct(ledger, db, codes[0], min(5.0, args.seconds / 2))
+            finally:
+                db.close()
+    timed = [s for s in samples if start <= s.started < start + args.seconds]
+    kinds = {
+        "commands (POST)": Timed([s for s in timed if s.kind == COMMAND], start, args.seconds),
+        "reads (GET), all": Timed([s for s in timed if s.kind != COMMAND], start, args.seconds),
+        "  GET /engagements/{code}": Timed([s for s in timed if s.kind == STATUS], start, args.seconds),
+        "  GET /engagements": Timed([s for s in timed if s.kind == PORTFOLIO], start, args.seconds),
+    }
+    print()
+    print(_table(kinds, direct))
+    print(_answers_other_than_recorded(samples))
+    print(lag)
+    print(_cpu(cpu, args.warmup + args.seconds, len(samples)))
+    print()
+    print(_verdicts(kinds["commands (POST)"], kinds["reads (GET), all"], samples))
+    print(report.load_average("at the end"))
+
+
+def _header(args: argparse.Namespace) -> str:
+    return "\n".join([
+        "Engagement ledger over HTTP: mixed commands and reads, beside in-process calls, same run",
+        *report.machine(postgres_version()),
+        f"run:      {args.clients} client threads (httpx, keep-alive) against `ledger serve --workers "
+        f"{args.workers}` and `ledger worker` on PostgreSQL; {args.engagements} engagements; "
+        f"{args.warmup:g} s warm-up, then {args.seconds:g} s timed; "
+        f"each client: a command, then {args.reads} reads",
+        f"targets:  >= {COMMANDS_PER_SECOND} commands/s and >= {READS_PER_SECOND} reads/s, each with "
+        f"p99 < {P99_MS:g} ms; no 5xx",
+        f"note:     the {os.cpu_count()} cores are shared by the load generator (this process), the API "
+        "workers, the projection worker and PostgreSQL: what the client spends, the server lacks",
+    ])  # fmt: skip
+
+
+def _table(kinds: Mapping[str, Timed], direct: Mapping[str, Figures]) -> str:
+    lines = [f"  {'over HTTP, timed part':<34}{'req/s':>8}{'worst s':>8}{'p50 ms':>8}{'p99 ms':>8}"
+             f"{'2xx':>8}{'5xx':>6}{'other':>7}"]  # fmt: skip
+    lines += [kind.row(name) for name, kind in kinds.items()]
+    lines.append(f"  {'in-process, one caller, same run':<34}{'ops/s':>8}{'':>8}{'p50 ms':>8}{'p99 ms':>8}")
+    lines += [
+        f"  {name:<34}{f.rate:>8,.0f}{'':>8}{f.p50_ms:>8.2f}{f.p99_ms:>8.2f}" for name, f in direct.items()
+    ]
+    return "\n".join(lines)
+
+
+def _cpu(cpu: dict[str, float], span: float, requests: int) -> str:
+    """Who used the cores during the load: this run's processes, and everything else on the machine."""
+    per_request = ", ".join(
+        f"{role} {used / requests * 1000:.2f}" for role, used in cpu.items() if role != MACHINE
+    )
+    spent = {role: used for role, used in cpu.items() if role != MACHINE}
+    if MACHINE in cpu:
+        spent["anything else"] = cpu[MACHINE] - sum(spent.values())
+    listed = ", ".join(f"{role} {used:.1f}" for role, used in spent.items())
+    available = (os.cpu_count() or 1) * span
+    return (f"CPU seconds over the {span:g} s of load ({available:.0f} available): {listed}\n"
+            f"CPU ms per request (all {requests:,}, warm-up included): {per_request}")  # fmt: skip
+
+
+def _answers_other_than_recorded(samples: list[Sample]) -> str:
+    found = Counter(f"{s.kind} {s.status or 'without answer'} {s.note}" for s in samples if s.note)
+    listed = ", ".join(f"{n} x {what}" for what, n in found.most_common())
+    return f"answers other than a 2xx that recorded (warm-up included): {listed or 'none'}"
+
+
+def _verdicts(commands: Timed, reads: Timed, samples: list[Sample]) -> str:
+    server_errors = sum(s.status >= 500 for s in samples)
+    lines = []
+    for name, kind, target in (
+        ("commands", commands, COMMANDS_PER_SECOND),
+        ("reads", reads, READS_PER_SECOND),
+    ):
+        p99 = kind.figures().p99_ms
+        lines.append(f"  {name}: {_check(f'{kind.rate:,.0f}/s', kind.rate >= target, f'>= {target:,}/s')}; "
+                     f"{_check(f'p99 {p99:.1f} ms', p99 < P99_MS, f'< {P99_MS:g} ms')}")  # fmt: skip
+    lines.append(f"  5xx: {_check(str(server_errors), server_errors == 0, 'none, warm-up included')}")
+    return "targets, PostgreSQL with two API workers:\n" + "\n".join(lines)
+
+
+def _check(figure: str, met: bool, target: str) -> str:
+    return f"{figure} ({'MEETS' if met else 'MISSES'} {target})"
+
+
+def _lag(ledger: Ledger, db: ProjectionDB) -> str:
+    """How far the projection worker was behind when the load stopped, and how long it took to catch up."""
+    last = ledger.recorder.max_notification_id() or 0
+    names = [p.name for p in all_projections()]
+    behind = last - min(positions.positions(db).get(name, 0) for name in names)
+    started = time.perf_counter()
+    caught_up = positions.wait_until(db, names, last, 60.0)
+    took = f"caught up {time.perf_counter() - started:.2f} s later" if caught_up else "not caught up in 60 s"
+    return f"projection worker: {behind} log positions behind when the load stopped; {took}"
+
+
+def _direct(ledger: Ledger, db: ProjectionDB, read_code: str, seconds: float) -> dict[str, Figures]:
+    """The same commands through ``Ledger.execute`` and status reads through ``engagement_status``."""
+    code = "DIRECT-00"
+    for command in [workload.opening(code)[0], *setup(code, 0)]:
+        workload.record(ledger, command)
+    commands = moves(code, 0)
+    return measure(
+        {
+            "Ledger.execute (same commands)": lambda: workload.record(ledger, next(commands)),
+            "engagement_status (same reads)": lambda: engagement_status(db, read_code),
+        },
+        seconds,
+        rounds=3,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.http",
+        description="Load the HTTP API on PostgreSQL with mixed commands and reads.",
+    )
+    parser.add_argument("--seconds", type=float, default=20.0, help="timed load (default 20)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="untimed load first (default 3)")
+    parser.add_argument("--clients", type=int, default=16, help="client threads (default 16)")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
+    parser.add_argument(
+        "--engagements", type=int, default=8, help="engagements the load spreads over (default 8)"
+    )
+    parser.add_argument(
+        "--reads", type=int, default=3, help="reads after each command, per client (default 3)"
+    )
+    return parser
+
+
+if __name__ == "__main__":
+    main()
