@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager, ExitStack
 
 from bench import report, workload
 from bench.stores import Store, postgres_store, postgres_version, sqlite_store
-from bench.timing import WARMUP, Figures, Operation, measure
+from bench.timing import WARMUP, Figures, Operation, at_least, measure
 from domain.commands import RescheduleMilestone
 from domain.events import Event
 from domain.service import Ledger, utc_now
@@ -97,23 +97,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="time per measurement (default 5)")
     parser.add_argument(
-        "--events", type=_at_least(2), default=300, help="events in each engagement first (default 300)"
+        "--events", type=at_least(2), default=300, help="events in each engagement first (default 300)"
     )
     parser.add_argument("--store", choices=sorted(STORES), default="both", help="default: both")
     parser.add_argument(
-        "--rounds", type=_at_least(3), default=5, help="interleaved rounds per measurement (default 5)"
+        "--rounds", type=at_least(3), default=5, help="interleaved rounds per measurement (default 5)"
     )
     return parser
-
-
-def _at_least(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
-        return value
-
-    return parse
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from eventsourcing.persistence import StoredEvent
 from bench import report, synthetic
 from bench.commands import STORES
 from bench.stores import Store, postgres_version
-from bench.timing import Figures
+from bench.timing import Figures, at_least
 from domain import events as ev
 from domain.service import Ledger
 from domain.state import Engagement, evolve
@@ -292,32 +292,22 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m bench.projections",
         description="Time projection catch-up and rebuild beside reading the log.",
     )
-    parser.add_argument("--events", type=_at_least(1), default=1_000_000, help="default 1000000")
-    parser.add_argument("--engagements", type=_at_least(1), default=1_000, help="default 1000")
+    parser.add_argument("--events", type=at_least(1), default=1_000_000, help="default 1000000")
+    parser.add_argument("--engagements", type=at_least(1), default=1_000, help="default 1000")
     parser.add_argument("--store", choices=sorted(STORES), default="both", help="default: both")
     parser.add_argument(
-        "--rounds", type=_at_least(1), default=1, help="rounds of every measurement (default 1)"
+        "--rounds", type=at_least(1), default=1, help="rounds of every measurement (default 1)"
     )
     parser.add_argument(
         "--catch-up-events",
-        type=_at_least(0),
+        type=at_least(0),
         default=200_000,
         help="stop each live catch-up after this many events (0: the whole log; default 200000)",
     )
     parser.add_argument(
-        "--workers", type=_at_least(1), help="passed to Runner.rebuild if it takes it (default: its own)"
+        "--workers", type=at_least(1), help="passed to Runner.rebuild if it takes it (default: its own)"
     )
     return parser
-
-
-def _at_least(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
-        return value
-
-    return parse
 
 
 if __name__ == "__main__":

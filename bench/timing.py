@@ -7,6 +7,7 @@ within a round, where both met the same disk.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -75,3 +76,15 @@ def _run_for(operation: Operation, seconds: float) -> tuple[float, list[float]]:
         latencies.append(finished - now)
         now = finished
     return len(latencies) / (now - start), latencies
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer no smaller than ``minimum``."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        return value
+
+    return parse

@@ -17,6 +17,7 @@ from domain import commands as c
 from domain import events as ev
 from domain.decide import Context, decide
 from domain.state import Engagement, fold
+from domain.values import engagement_id
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 CODE = "ACME-ERP"
@@ -43,6 +44,21 @@ def given(*commands: c.Command, actor: str = "dana", now: datetime = NOW) -> Eng
     for command in commands:
         state = fold(state, decide(state, command, Context(actor=actor, now=now)))
     return state
+
+
+def state_of(*commands: c.Command) -> Engagement:
+    """The engagement after ``commands``, which must open it."""
+    state = given(*commands)
+    assert state is not None
+    return state
+
+
+def head(version: int, actor: str = "dana", **why: Any) -> dict[str, Any]:
+    """The fields every event of the test engagement carries: id, version, time, actor and the why."""
+    return {
+        "originator_id": engagement_id(CODE), "originator_version": version, "timestamp": NOW,
+        "actor": actor, **why,
+    }  # fmt: skip
 
 
 def when(

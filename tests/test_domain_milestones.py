@@ -13,22 +13,11 @@ from domain import errors
 from domain import events as ev
 from domain.state import Engagement
 from domain.values import MilestoneStatus, ResponsibleParty, SlipCause, engagement_id
-from tests.support import CODE, NOW, START, given, opened, when
+from tests.support import CODE, NOW, START, head, opened, state_of, when
 
 ID = engagement_id(CODE)
 UAT = date(2026, 6, 1)
 TODAY = NOW.date()
-
-
-def head(version: int, actor: str = "dana", **why: Any) -> dict[str, Any]:
-    """The fields every event of the test engagement carries: id, version, time, actor and the why."""
-    return {"originator_id": ID, "originator_version": version, "timestamp": NOW, "actor": actor, **why}
-
-
-def state_of(*commands: c.Command) -> Engagement:
-    state = given(*commands)
-    assert state is not None
-    return state
 
 
 def plan(key: str | None = "uat", title: str = "UAT sign-off", **fields: Any) -> c.PlanMilestone:

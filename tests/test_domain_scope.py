@@ -10,22 +10,10 @@ import pytest
 from domain import commands as c
 from domain import errors
 from domain import events as ev
-from domain.state import Engagement
 from domain.values import engagement_id
-from tests.support import CODE, NOW, given, opened, when
+from tests.support import CODE, NOW, head, opened, state_of, when
 
 ID = engagement_id(CODE)
-
-
-def head(version: int, actor: str = "dana", **why: Any) -> dict[str, Any]:
-    """The fields every event of the test engagement carries: id, version, time, actor and the why."""
-    return {"originator_id": ID, "originator_version": version, "timestamp": NOW, "actor": actor, **why}
-
-
-def state_of(*commands: c.Command) -> Engagement:
-    state = given(*commands)
-    assert state is not None
-    return state
 
 
 def add(key: str | None = "sso", title: str = "Single sign-on", **fields: Any) -> c.AddScopeItem:

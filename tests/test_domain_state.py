@@ -21,7 +21,7 @@ from domain.values import (
     TaskStatus,
     engagement_id,
 )
-from tests.support import CODE, NOW, START, given, opened, when
+from tests.support import CODE, NOW, START, opened, state_of, when
 
 ID = engagement_id(CODE)
 UAT = date(2026, 6, 1)
@@ -31,12 +31,6 @@ class Unheard(ev.Event):
     """An event the fold has never heard of (no topic: it is never stored)."""
 
     what: str = "nothing"
-
-
-def state_of(*commands: c.Command) -> Engagement:
-    state = given(*commands)
-    assert state is not None
-    return state
 
 
 def history(*commands: c.Command, start: datetime = NOW) -> list[ev.Event]:

@@ -15,22 +15,11 @@ from domain import events as ev
 from domain.decide.tasks import ALLOWED
 from domain.state import Engagement
 from domain.values import TaskStatus, engagement_id
-from tests.support import CODE, NOW, START, given, opened, when
+from tests.support import CODE, START, head, opened, state_of, when
 
 T = TaskStatus
 ID = engagement_id(CODE)
 DUE = date(2026, 4, 1)
-
-
-def head(version: int, actor: str = "dana", **why: Any) -> dict[str, Any]:
-    """The fields every event of the test engagement carries: id, version, time, actor and the why."""
-    return {"originator_id": ID, "originator_version": version, "timestamp": NOW, "actor": actor, **why}
-
-
-def state_of(*commands: c.Command) -> Engagement:
-    state = given(*commands)
-    assert state is not None
-    return state
 
 
 PLAN_UAT = c.PlanMilestone(code=CODE, key="uat", title="UAT sign-off", baseline=date(2026, 6, 1))
