@@ -30,6 +30,7 @@ from api.http.settings import HttpSettings
 from domain import commands as c
 from domain.service import Ledger
 from domain.store import sqlite_env
+from tests.principals import ACME, AUDITOR, GLOBEX, PMO, Who
 
 SECRET = SecretStr("test-secret-" + "a" * 32)
 CODE, OTHER = "ACME-ERP", "GLOBEX-CRM"
@@ -110,19 +111,7 @@ BODIES: dict[str, dict[str, Any]] = {
 """For each command, a body the pmo's call records on the scene."""
 
 
-@dataclass(frozen=True)
-class Who:
-    sub: str
-    role: Role
-    client_id: str | None = None
-
-
-PRINCIPALS = {
-    "pmo": Who("dana.whitfield", Role.PMO),
-    "auditor": Who("ada.auditor", Role.AUDITOR),
-    "own_client": Who("cfo@acme", Role.CLIENT, "acme"),
-    "other_client": Who("cto@globex", Role.CLIENT, "globex"),
-}
+PRINCIPALS = {"pmo": PMO, "auditor": AUDITOR, "own_client": ACME, "other_client": GLOBEX}
 
 
 def _segment(value: dict[str, Any]) -> str:

@@ -27,13 +27,14 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.http.app import create_app
-from api.http.auth import Role, Tokens
+from api.http.auth import Tokens
 from api.http.settings import HttpSettings
 from domain import commands as c
 from domain import errors
 from domain.service import Ledger
 from domain.store import sqlite_env
 from domain.values import TaskStatus
+from tests.principals import ACME, AUDITOR, PMO, SAM, Who
 from tests.support import postgres_schema
 
 SECRET = SecretStr("test-secret-" + "c" * 32)
@@ -41,19 +42,6 @@ CODE = "ACME-ERP"
 E = f"/engagements/{CODE}"
 START = date(2025, 1, 6)
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "rule"}
-
-
-@dataclass(frozen=True)
-class Who:
-    sub: str
-    role: Role
-    client_id: str | None = None
-
-
-PMO = Who("dana.whitfield", Role.PMO)
-SAM = Who("sam.okafor", Role.PMO)
-AUDITOR = Who("ada.auditor", Role.AUDITOR)
-ACME = Who("cfo@acme", Role.CLIENT, "acme")
 
 
 def opening(code: str = CODE, **fields: Any) -> dict[str, Any]:

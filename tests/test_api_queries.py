@@ -19,13 +19,14 @@ from api.demo import CODE as DEMO
 from api.demo import seed_demo
 from api.http import tabular
 from api.http.app import create_app
-from api.http.auth import Role, Tokens
+from api.http.auth import Tokens
 from api.http.exports import AUDIT_COLUMNS, CHANGELOG_COLUMNS, CLIENT_AUDIT_COLUMNS
 from api.http.schemas import AuditRow, Change, Milestone, Page, Slips
 from api.http.settings import HttpSettings
 from domain import commands as c
 from domain.service import Ledger
 from domain.values import ResponsibleParty, SlipCause
+from tests.principals import ACME, AUDITOR, GLOBEX, PMO, Who
 from tests.support import StepClock, opened
 
 SECRET = SecretStr("test-secret-" + "q" * 32)
@@ -34,17 +35,6 @@ FORMULA = "=SUM(1)"
 NOTES = ("Vendor contract clause 7.2", "Escalated to ACME IT", "Priya moves to the WMS", "globex only")
 
 
-@dataclass(frozen=True)
-class Who:
-    sub: str
-    role: Role
-    client_id: str | None = None
-
-
-PMO = Who("dana.whitfield", Role.PMO)
-AUDITOR = Who("ada.auditor", Role.AUDITOR)
-ACME = Who("cfo@acme", Role.CLIENT, "acme")
-GLOBEX = Who("cto@globex", Role.CLIENT, "globex")
 EVERYONE = [PMO, AUDITOR, ACME]
 
 
