@@ -13,6 +13,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from bench.stores import PG_DSN as PG_DSN
+from bench.stores import PG_SETTINGS
 from domain import commands as c
 from domain import events as ev
 from domain.decide import Context, decide
@@ -22,7 +24,6 @@ from domain.values import engagement_id
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 CODE = "ACME-ERP"
 START = date(2026, 1, 5)
-PG_DSN = "host=127.0.0.1 port=5432 dbname=test user=postgres"
 
 
 def opened(**fields: Any) -> c.OpenEngagement:
@@ -103,15 +104,7 @@ def postgres_schema() -> Iterator[dict[str, str]]:
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     try:
-        yield {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": "test",
-            "POSTGRES_HOST": "127.0.0.1",
-            "POSTGRES_PORT": "5432",
-            "POSTGRES_USER": "postgres",
-            "POSTGRES_PASSWORD": "",
-            "POSTGRES_SCHEMA": schema,
-        }
+        yield PG_SETTINGS | {"POSTGRES_SCHEMA": schema}
     finally:
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
