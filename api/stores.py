@@ -19,5 +19,10 @@ def store_env(data_dir: str | None, environ: dict[str, str] | None = None) -> di
     environ = dict(os.environ if environ is None else environ)
     if environ.get("PERSISTENCE_MODULE", "").startswith("eventsourcing.postgres"):
         return {}
-    folder = data_dir or environ.get("LEDGER_DATA_DIR") or DEFAULT_DATA_DIR
-    return sqlite_env(Path(folder))
+    return sqlite_env(data_folder(data_dir, environ))
+
+
+def data_folder(given: str | None, environ: dict[str, str] | None = None) -> Path:
+    """The data folder: ``--data``, else ``LEDGER_DATA_DIR``, else ``./ledger-data``."""
+    environ = dict(os.environ if environ is None else environ)
+    return Path(given or environ.get("LEDGER_DATA_DIR") or DEFAULT_DATA_DIR)

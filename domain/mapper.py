@@ -2,10 +2,17 @@
 
 Topics come from each class's ``TOPIC``, never from module paths, so that moving or renaming
 a class cannot orphan history.
+
+An event's internal note is stored apart from the rest of its state: the stored state is the
+public JSON, then, only if there is a note, a newline and a second JSON object holding the note
+and a random salt. The Merkle log commits to the note through a digest of that second part, so
+that a client's change-log bundle can prove an event without revealing (or letting anyone guess)
+the note. JSON from orjson never contains a raw newline, so the split is unambiguous.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, cast
 from uuid import UUID
 
@@ -19,6 +26,14 @@ from eventsourcing.persistence import (
 )
 
 from domain.events import TOPICS, Stored
+
+NOTE_SEPARATOR = b"\n"
+
+
+def split_state(data: bytes) -> tuple[bytes, bytes | None]:
+    """A stored state's public JSON and, if the event has an internal note, the note's part."""
+    public, separator, private = data.partition(NOTE_SEPARATOR)
+    return public, private if separator else None
 
 
 class OrjsonTranscoder(Transcoder):
@@ -39,7 +54,12 @@ class LedgerMapper(Mapper[UUID]):
         state = event.model_dump(mode="json", exclude={"originator_id", "originator_version"})
         if event.class_version > 1:
             state["class_version"] = event.class_version
+        note = state.pop("internal_note", None)
         data = self.transcoder.encode(state)
+        if note is not None:
+            data += NOTE_SEPARATOR + self.transcoder.encode(
+                {"internal_note": note, "salt": secrets.token_hex(16)}
+            )
         if self.compressor:
             data = self.compressor.compress(data)
         if self.cipher:
@@ -60,7 +80,10 @@ class LedgerMapper(Mapper[UUID]):
             data = self.cipher.decrypt(data)
         if self.compressor:
             data = self.compressor.decompress(data)
-        state: dict[str, Any] = self.transcoder.decode(data)
+        public, private = split_state(data)
+        state: dict[str, Any] = self.transcoder.decode(public)
+        if private is not None:
+            state["internal_note"] = self.transcoder.decode(private)["internal_note"]
         version = state.pop("class_version", 1)
         while version < cls.class_version:
             getattr(cls, f"upcast_v{version}_v{version + 1}")(state)

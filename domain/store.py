@@ -7,6 +7,7 @@ the Merkle log makes deliberate rewrites detectable.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,12 +56,12 @@ def _sqlite_triggers(recorder: SQLiteApplicationRecorder) -> None:
             )
 
 
-_PG_FUNCTION = sql.SQL(
-    "CREATE OR REPLACE FUNCTION {schema}.ledger_refuse_change() RETURNS trigger "
-    "LANGUAGE plpgsql AS $$ BEGIN "
+_PG_REFUSAL = (
+    "ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
     "RAISE EXCEPTION '" + APPEND_ONLY_MESSAGE + ": % refused on %', TG_OP, TG_TABLE_NAME "
     "USING ERRCODE = 'insufficient_privilege'; END $$"
 )
+_PG_FUNCTION = sql.SQL("CREATE OR REPLACE FUNCTION {schema}." + _PG_REFUSAL)
 _PG_TRIGGERS = (
     ("refuse_update_delete", "UPDATE OR DELETE", "ROW"),
     ("refuse_truncate", "TRUNCATE", "STATEMENT"),
@@ -79,6 +80,21 @@ def _postgres_triggers(recorder: PostgresApplicationRecorder) -> None:
                     "FOR EACH " + level + " EXECUTE FUNCTION {schema}.ledger_refuse_change()"
                 ).format(name=sql.Identifier(f"{table}_{name}"), schema=schema, table=sql.Identifier(table))
             )
+
+
+def append_only_statements(dialect: str, table: str) -> list[str]:
+    """The same guard for a table of our own beside the events (on PostgreSQL, on the search path)."""
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS {table}_refuse_{operation.lower()} BEFORE {operation} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            for operation in ("UPDATE", "DELETE")
+        ]
+    return [f"CREATE OR REPLACE FUNCTION {_PG_REFUSAL}"] + [
+        f"CREATE OR REPLACE TRIGGER {table}_{name} BEFORE {operations} ON {table} "
+        f"FOR EACH {level} EXECUTE FUNCTION ledger_refuse_change()"
+        for name, operations, level in _PG_TRIGGERS
+    ]
 
 
 @contextmanager
@@ -124,6 +140,22 @@ def stream_lock(recorder: Recorder, stream_id: UUID) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def out_of_reach(error: BaseException) -> bool:
+    """Whether ``error`` says the database is out of reach for now (down, restarting, cut off, or
+    locked by another writer past the wait): the same request may succeed a moment later.
+
+    The library wraps the drivers' errors in its own, the original as the cause; a wrapped
+    SQLite error is judged by its cause ("no such table" is a bug, not an outage).
+    """
+    if isinstance(error, sqlite3.OperationalError):
+        return any(word in str(error) for word in ("locked", "busy"))
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        return True  # connection lost or refused, pool timeout, server shutting down, lock timeout
+    if isinstance(error, OperationalError | InterfaceError):
+        return error.__cause__ is None or out_of_reach(error.__cause__)
+    return False
 
 
 class StreamStats(NamedTuple):
@@ -175,6 +207,18 @@ def read_log(recorder: Recorder, after: int, limit: int) -> list[tuple[int, Stor
     raise TypeError(f"no log reader for {type(recorder).__name__}")
 
 
+OUTAGE_ATTEMPTS = 2
+"""Tries of a statement whose connection failed. A connection cut by a restart is found out by the
+pool's pre-ping, so a second try covers a dropped one; the library's ten tries, each waiting for a
+connection, would hold a request for ten times ``POSTGRES_CONNECT_TIMEOUT`` while the database is down."""
+
+
+def _tried_twice(method: Any) -> Any:
+    """The library's ``method`` without its ten tries: ``OUTAGE_ATTEMPTS`` of them."""
+    tried = retry((InterfaceError, OperationalError), max_attempts=OUTAGE_ATTEMPTS, wait=0.2)
+    return tried(method.__wrapped__)
+
+
 class LockingPostgresRecorder(PostgresApplicationRecorder):
     """The library's PostgreSQL recorder, inserting in one round trip with the table lock kept.
 
@@ -211,7 +255,11 @@ class LockingPostgresRecorder(PostgresApplicationRecorder):
             channel=sql.Identifier(self.channel_name),
         )
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    select_events = _tried_twice(PostgresApplicationRecorder.select_events)
+    select_notifications = _tried_twice(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = _tried_twice(PostgresApplicationRecorder.max_notification_id)
+
+    @retry((InterfaceError, OperationalError), max_attempts=OUTAGE_ATTEMPTS, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         rows = [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)

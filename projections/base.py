@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from eventsourcing.persistence import StoredEvent
+
 from domain import events as ev
 from domain.state import Engagement
 from projections.db import Tx
@@ -44,3 +46,26 @@ class Projection(ABC):
     @abstractmethod
     def apply(self, tx: Tx, changes: Sequence[Change]) -> None:
         """Write the rows for ``changes`` (in log order) inside the runner's transaction."""
+
+
+Stored = tuple[int, StoredEvent]
+"""One stored event, exactly as recorded, at its log position."""
+
+
+class LogProjection(ABC):
+    """A read model of the stored events themselves, byte for byte (the Merkle log).
+
+    It is evidence rather than a view: it is extended, never emptied or rebuilt, so that what
+    it committed to earlier can be checked against what the store holds now.
+    """
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def schema(self, dialect: str) -> list[str]:
+        """``CREATE TABLE IF NOT EXISTS`` (and trigger) statements for its tables."""
+
+    @abstractmethod
+    def extend(self, tx: Tx, stored: Sequence[Stored]) -> None:
+        """Append ``stored`` (in log order) inside the runner's transaction."""

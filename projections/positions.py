@@ -35,15 +35,21 @@ def register(tx: Tx, name: str) -> None:
 
 
 def move(tx: Tx, name: str, expected: int, changes: Sequence[Change]) -> None:
-    """Advance ``name`` from ``expected`` past ``changes``, in the caller's transaction.
+    """Advance ``name`` from ``expected`` past ``changes``, in the caller's transaction."""
+    versions = [(c.engagement_id, c.event.originator_version) for c in changes]
+    advance(tx, name, expected, changes[-1].position, versions)
+
+
+def advance(tx: Tx, name: str, expected: int, to: int, versions: Sequence[tuple[str, int]]) -> None:
+    """Move ``name`` from ``expected`` to ``to``, having seen the (engagement, version) pairs between.
 
     The compare-and-set makes a batch apply at most once, even if two runners race.
     """
-    if tx.execute(_MOVE, (changes[-1].position, name, expected)) != 1:
+    if tx.execute(_MOVE, (to, name, expected)) != 1:
         raise ProjectionConflict(f"{name} is no longer at position {expected}")
     seen: dict[str, list[int]] = defaultdict(list)
-    for change in changes:
-        seen[change.engagement_id].append(change.event.originator_version)
+    for engagement_id, version in versions:
+        seen[engagement_id].append(version)
     tx.executemany(_SEEN, [(name, e, len(v), max(v)) for e, v in seen.items()])
 
 

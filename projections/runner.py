@@ -12,32 +12,38 @@ SQLite has one writer at a time.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import cast
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import strtobool
 
 from domain import events as ev
 from domain.service import Ledger
-from domain.store import read_log
+from domain.store import out_of_reach, read_log
 from projections import positions
-from projections.base import Change, Projection
+from projections.base import Change, LogProjection, Projection, Stored
 from projections.db import ProjectionDB, Tx
 from projections.locks import exclusive, wait_for_news
 from projections.rebuild import rebuild
 from projections.states import States
 
+_log = logging.getLogger(__name__)
+
 Progress = Callable[[int, int], None]
 """Called with (events done, events to do) after each batch."""
+
+AnyProjection = Projection | LogProjection
 
 
 class Runner:
     """Moves ``projections`` forward from the ledger's event log into ``db``."""
 
     def __init__(
-        self, ledger: Ledger, db: ProjectionDB, projections: Sequence[Projection], batch_size: int = 1000
+        self, ledger: Ledger, db: ProjectionDB, projections: Sequence[AnyProjection], batch_size: int = 1000
     ) -> None:
         if strtobool(ledger.settings.get("POSTGRES_ENABLE_DB_FUNCTIONS") or "no"):
             raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS drops the insert lock projections rely on")
@@ -46,6 +52,7 @@ class Runner:
         self.projections = list(projections)
         self.batch_size = batch_size
         self._states = States(ledger)
+        self._decoding = any(isinstance(p, Projection) for p in self.projections)
         with db.transaction() as tx:
             if db.dialect == "postgres":
                 tx.execute("SELECT pg_advisory_xact_lock(hashtext('ledger-projection-schema'))")
@@ -68,10 +75,13 @@ class Runner:
         done = 0
         try:
             while stored := read_log(self.ledger.recorder, start, self.batch_size):
-                changes = [self._states.change(position, self._event(s)) for position, s in stored]
+                changes = self._changes(stored)
                 try:
                     for name, projection in at.items():
-                        where[name] = self._apply(projection, where[name], changes)
+                        if isinstance(projection, LogProjection):
+                            where[name] = self._extend(projection, where[name], stored)
+                        else:
+                            where[name] = self._apply(projection, where[name], changes)
                 except positions.ProjectionConflict:
                     # Someone else moved a position (a runner that just died may still have
                     # had a commit in flight): nothing was applied twice; resume from the truth.
@@ -87,6 +97,11 @@ class Runner:
             self._states.clear()  # it may be ahead of what was committed
             raise
         return done
+
+    def _changes(self, stored: list[Stored]) -> list[Change]:
+        if not self._decoding:
+            return []
+        return [self._states.change(position, self._event(s)) for position, s in stored]
 
     def _where(self) -> dict[str, int]:
         names = {p.name for p in self.projections}
@@ -104,15 +119,30 @@ class Runner:
             projection.apply(tx, mine)
         return mine[-1].position
 
+    def _extend(self, projection: LogProjection, at: int, stored: list[Stored]) -> int:
+        """Append the stored events past ``at`` with the new position, in one transaction."""
+        mine = [s for s in stored if s[0] > at]
+        if not mine:
+            return at
+        versions = [(_stream(s.originator_id), s.originator_version) for _, s in mine]
+        with self.db.transaction() as tx:
+            positions.advance(tx, projection.name, at, mine[-1][0], versions)
+            projection.extend(tx, mine)
+        return mine[-1][0]
+
     def rebuild(self, progress: Progress | None = None, workers: int = 1) -> int:
         """Empty every projection and build it again from the first event (with ``workers``
         processes, or in this one); the only runner of them meanwhile."""
+        evidence = [p.name for p in self.projections if isinstance(p, LogProjection)]
+        if evidence:
+            raise ValueError(f"{', '.join(evidence)} is evidence, extended but never rebuilt")
+        views = [p for p in self.projections if isinstance(p, Projection)]
         with exclusive(self.db, [p.name for p in self.projections]):
             self._states.clear()
             if workers > 1:
-                return rebuild(self.ledger, self.db, self.projections, workers, self.batch_size, progress)
+                return rebuild(self.ledger, self.db, views, workers, self.batch_size, progress)
             with self.db.transaction() as tx:
-                for projection in self.projections:
+                for projection in views:
                     _empty(tx, projection)
                     positions.reset(tx, projection.name)
             return self.catch_up(progress)
@@ -121,7 +151,19 @@ class Runner:
         """Keep the projections up to date until ``stop`` is set, as the only runner of them.
 
         With ``standby``, wait for a running one to stop first instead of refusing to start.
+        A database out of reach (down, restarting, locked) is waited out: the runner lets go of
+        its lock and connections, and takes them again once the database answers.
         """
+        while not stop.is_set():
+            try:
+                self._follow(stop, poll_interval, standby)
+            except Exception as error:
+                if not out_of_reach(error):
+                    raise
+                _log.warning("the database is out of reach (%s); following again soon", type(error).__name__)
+                stop.wait(1.0)
+
+    def _follow(self, stop: threading.Event, poll_interval: float, standby: bool) -> None:
         names = [p.name for p in self.projections]
         with exclusive(self.db, names, standby), wait_for_news(self.ledger) as news:
             while not stop.is_set():
@@ -134,6 +176,11 @@ class Runner:
 
     def _event(self, stored: StoredEvent) -> ev.Event:
         return cast(ev.Event, self.ledger.mapper.to_domain_event(stored))
+
+
+def _stream(originator_id: UUID | str) -> str:
+    """An engagement id as the read models write it (the SQLite log reader leaves it as hex)."""
+    return str(originator_id if isinstance(originator_id, UUID) else UUID(originator_id))
 
 
 def _empty(tx: Tx, projection: Projection) -> None:
