@@ -22,6 +22,7 @@ import orjson
 from eventsourcing.persistence import StoredEvent
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
+from domain import events as ev
 from domain.events import TOPICS
 from domain.mapper import split_state
 from domain.service import Ledger
@@ -167,12 +168,16 @@ def check(raw: bytes, trusted_key: str | None = None) -> Report:
 
 
 def _problem(bundle: Bundle, signed: Checkpoint) -> str | None:
+    if not bundle.events:
+        return "the bundle holds no events"
     versions = [e.version for e in bundle.events]
     if versions != list(range(1, len(versions) + 1)):
         return "the events do not run from version 1 without a gap: an event is missing or repeated"
     indices = [e.leaf_index for e in bundle.events]
     if indices != sorted(set(indices)):
         return "the events' places in the log are not in version order"
+    if _opened_as(bundle.events[0]) != bundle.engagement:
+        return f"the engagement's first event does not open {bundle.engagement}"
     stream = engagement_id(bundle.engagement)
     for event in bundle.events:
         why = _leaf_problem(event)
@@ -186,6 +191,16 @@ def _problem(bundle: Bundle, signed: Checkpoint) -> str | None:
         except merkle.ProofError as error:
             return f"version {event.version} ({event.topic}) is not in the signed log: {error}"
     return None
+
+
+def _opened_as(first: BundledEvent) -> object:
+    """The code the engagement's first event opened it with (proven with that event's leaf)."""
+    if first.topic != ev.EngagementOpened.TOPIC or first.state is None:
+        return None
+    try:
+        return orjson.loads(first.state).get("code")
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _leaf_problem(event: BundledEvent) -> str | None:
