@@ -19,14 +19,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from projections.db import ProjectionDB, Row, Tx
 from replay import merkle
 from replay.log import CHECKPOINTS as TABLE
 from replay.log import fetcher, tree_size
-from replay.note import Checkpoint, open_checkpoint, sign_checkpoint, verifier_key
+from replay.note import (
+    Checkpoint,
+    generate_key,
+    load_private_key,
+    open_checkpoint,
+    save_private_key,
+    sign_checkpoint,
+    verifier_key,
+)
 
 KEY_FILE = "signing-key.pem"
 DEFAULT_ORIGIN = "engagement-ledger.local/log"
@@ -64,21 +71,9 @@ def load_signer(data_dir: Path, env: Mapping[str, str] = os.environ) -> Signer:
     if not path.exists():
         if configured:
             raise FileNotFoundError(f"LEDGER_SIGNING_KEY_FILE names {path}, which does not exist")
-        _make_key(path)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
-    return Signer(origin, key)
-
-
-def _make_key(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(pem)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_private_key(generate_key(), path)
+    return Signer(origin, load_private_key(path))
 
 
 @dataclass(frozen=True)

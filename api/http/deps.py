@@ -46,6 +46,13 @@ async def _principal(
     return principal
 
 
+async def _anyone(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal | None:
+    """No token needed; but a token given must be ours, as on every other route."""
+    return None if credentials is None else await _principal(request, credentials)
+
+
 async def _pmo(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
     if principal.role is not Role.PMO:
         raise HTTPException(403, "only PMO staff record changes")
@@ -62,5 +69,6 @@ LedgerDep = Annotated[Ledger, Depends(_ledger)]
 ReadModels = Annotated[ProjectionDB, Depends(_db)]
 Settings = Annotated[HttpSettings, Depends(_settings)]
 Reader = Annotated[Principal, Depends(_principal)]
+Anyone = Annotated[Principal | None, Depends(_anyone)]
 Staff = Annotated[Principal, Depends(_staff)]
 Pmo = Annotated[Principal, Depends(_pmo)]

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from cryptography.hazmat.primitives import serialization
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.http.commands import Code
-from api.http.deps import LedgerDep, Reader, ReadModels, Settings, Staff
+from api.http.deps import Anyone, LedgerDep, Reader, ReadModels, Settings, Staff
 from api.http.problems import Problem
 from api.http.reading import Visible
 from domain.service import Ledger
@@ -85,7 +85,7 @@ def _out(c: StoredCheckpoint) -> CheckpointOut:
 
 
 @router.get("/ledger/public-key", summary="The key that signs checkpoints (no token needed)")
-def public_key(request: Request) -> PublicKey:
+def public_key(request: Request, _: Anyone) -> PublicKey:
     signer = _signer(request)
     raw = signer.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return PublicKey(
@@ -127,16 +127,19 @@ LATEST = "default: the latest checkpoint's"
 TreeSize = Annotated[int | None, Query(ge=1, le=2**62, description=LATEST)]
 
 
-@router.get("/ledger/proofs/inclusion", summary="Proof that an engagement's event is in the log's tree")
+@router.get(
+    "/ledger/proofs/inclusion/{code}/{version}",
+    summary="Proof that an engagement's event is in the log's tree",
+)
 def inclusion(
     status: Visible,
     db: ReadModels,
-    version: Annotated[int, Query(ge=1, le=2**31)],
+    version: Annotated[int, Path(ge=1, le=2**31)],
     size: Annotated[int | None, Query(alias="tree_size", ge=1, le=2**62, description=LATEST)] = None,
 ) -> InclusionProof:
     engagement_id, code = status.engagement["engagement_id"], status.engagement["code"]
+    size = size or _latest_size(db)
     with db.reading() as tx:
-        size = size or _latest_size(db)
         record = leaf_of(tx, engagement_id, version)
         if record is None:
             raise Problem(404, "EventNotInLog", f"version {version} of {code} is not in the log")
@@ -165,8 +168,8 @@ def consistency(
     first: Annotated[int, Query(ge=1, le=2**62)],
     second: TreeSize = None,
 ) -> ConsistencyProof:
+    size = second or _latest_size(db)
     with db.reading() as tx:
-        size = second or _latest_size(db)
         if not first <= size <= tree_size(tx):
             raise Problem(422, "TreeSizeOutOfRange", f"need 1 <= first <= second <= {tree_size(tx)}")
         fetch = fetcher(tx)
