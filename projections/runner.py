@@ -66,15 +66,16 @@ class Runner:
         known = positions.positions(self.db)
         return min(known[p.name] for p in self.projections)
 
-    def catch_up(self, progress: Progress | None = None) -> int:
-        """Apply every event recorded so far; the number of events read."""
+    def catch_up(self, progress: Progress | None = None, until: int | None = None) -> int:
+        """Apply every event recorded so far (or up to position ``until``); the number of events read."""
         at = {p.name: p for p in self.projections}
         where = self._where()
         start = min(where.values())
-        total = max(0, (self.ledger.recorder.max_notification_id() or 0) - start)
+        end = self.ledger.recorder.max_notification_id() or 0
+        total = max(0, (end if until is None else min(end, until)) - start)
         done = 0
         try:
-            while stored := read_log(self.ledger.recorder, start, self.batch_size):
+            while stored := self._read(start, until):
                 changes = self._changes(stored)
                 try:
                     for name, projection in at.items():
@@ -97,6 +98,10 @@ class Runner:
             self._states.clear()  # it may be ahead of what was committed
             raise
         return done
+
+    def _read(self, after: int, until: int | None) -> list[Stored]:
+        stored = read_log(self.ledger.recorder, after, self.batch_size)
+        return stored if until is None else [s for s in stored if s[0] <= until]
 
     def _changes(self, stored: list[Stored]) -> list[Change]:
         if not self._decoding:
