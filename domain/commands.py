@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from domain.values import (
+    PRINTABLE,
     EngagementCode,
     Key,
     LongText,
@@ -22,8 +23,8 @@ from domain.values import (
     Text,
 )
 
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-Ref = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=PRINTABLE)]
+Ref = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64, pattern=PRINTABLE)]
 
 
 class Command(BaseModel):

@@ -26,6 +26,17 @@ from domain.values import engagement_id
 
 Clock = Callable[[], datetime]
 
+POSTGRES_DEFAULTS = {
+    "POSTGRES_CONNECT_TIMEOUT": "2",
+    "POSTGRES_PRE_PING": "y",
+    "POSTGRES_LOCK_TIMEOUT": "5",
+}
+"""The library's PostgreSQL settings where the ledger needs other defaults than its own: while
+the database is down a request waits at most 2 s for a connection (the library's default is 30 s,
+per try), a connection cut by a restart is found out before use instead of failing a request, and
+no insert waits on the table lock for more than 5 s (the default waits for ever). Each may be set
+in the environment as usual."""
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -73,6 +84,8 @@ class Ledger(Application[UUID]):
         settings = super().construct_env(name, env)
         if (settings.get("PERSISTENCE_MODULE") or "").startswith("eventsourcing.postgres"):
             settings.setdefault("APPLICATION_RECORDER_TOPIC", "domain.store:LockingPostgresRecorder")
+            for key, value in POSTGRES_DEFAULTS.items():
+                settings.setdefault(key, value)
         return settings
 
     @property

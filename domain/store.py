@@ -230,7 +230,9 @@ class LockingPostgresRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
-        self.pg_function_name_insert_events = f"ledger_insert_events_{datastore.originator_id_type}"
+        # Named after the table: applications sharing a schema each keep their own function.
+        self.pg_function_name_insert_events = f"ledger_insert_{self.events_table_name}"
+        self.check_identifier_length(self.pg_function_name_insert_events)
         schema, table = sql.Identifier(datastore.schema), sql.Identifier(self.events_table_name)
         function = sql.Identifier(self.pg_function_name_insert_events)
         self.sql_invoke_pg_function_insert_events = sql.SQL("SELECT * FROM {}.{}((%s))").format(

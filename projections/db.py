@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, strtobool
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -136,7 +136,7 @@ class _PostgresTx(Tx):
         self.conn = conn
 
     def execute(self, statement: str, params: Params = ()) -> int:
-        return self.conn.execute(statement.encode(), params).rowcount
+        return self.conn.execute(statement.encode(), params or None).rowcount
 
     def executemany(self, statement: str, rows: Iterable[Params]) -> None:
         with self.conn.cursor() as cursor:
@@ -159,7 +159,12 @@ class PostgresDB(ProjectionDB):
 
     dialect = "postgres"
 
-    def __init__(self, conninfo: str, schema: str, max_size: int = 4) -> None:
+    def __init__(
+        self, conninfo: str, schema: str, max_size: int = 4, wait: float = 30.0, ping: bool = False
+    ) -> None:
+        """``wait``: the longest a caller waits for a connection (a database that is down answers a
+        request with an error after it, not never); ``ping``: check a connection before handing it
+        out, so that one cut by a restart is replaced instead of failing its caller."""
         self.schema = schema
         self.conninfo = conninfo
         self.pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
@@ -167,6 +172,8 @@ class PostgresDB(ProjectionDB):
             min_size=1,
             max_size=max_size,
             kwargs={"options": f"-c search_path={schema}", "row_factory": dict_row},
+            timeout=wait,
+            check=ConnectionPool.check_connection if ping else None,
             open=True,
         )
 
@@ -200,6 +207,9 @@ def postgres_conninfo(env: Environment) -> str:
 def open_projection_db(env: Environment) -> ProjectionDB:
     """The read models' database for the event store that ``env`` configures."""
     if (env.get("PERSISTENCE_MODULE") or "").startswith("eventsourcing.postgres"):
-        return PostgresDB(postgres_conninfo(env), env.get("POSTGRES_SCHEMA") or "public")
+        wait = float(env.get("POSTGRES_CONNECT_TIMEOUT") or 30)  # the library's pool takes the same
+        ping = strtobool(env.get("POSTGRES_PRE_PING") or "no")
+        schema = env.get("POSTGRES_SCHEMA") or "public"
+        return PostgresDB(postgres_conninfo(env), schema, wait=wait, ping=ping)
     events_file = Path(env.get("SQLITE_DBNAME") or "events.sqlite")
     return SQLiteDB(events_file.with_name("projections.sqlite"))

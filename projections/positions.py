@@ -75,12 +75,12 @@ def wait_until(db: ProjectionDB, names: Sequence[str], position: int, timeout: f
     return True
 
 
-def positions(db: ProjectionDB) -> dict[str, int]:
+def positions(db: ProjectionDB | Tx) -> dict[str, int]:
     rows = db.query("SELECT name, position FROM projection_positions")
     return {row["name"]: int(row["position"]) for row in rows}
 
 
-def seen(db: ProjectionDB, name: str) -> dict[str, tuple[int, int]]:
+def seen(db: ProjectionDB | Tx, name: str) -> dict[str, tuple[int, int]]:
     rows = db.query(
         "SELECT engagement_id, events_seen, last_version FROM projection_streams WHERE projection = %s",
         (name,),

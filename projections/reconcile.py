@@ -29,12 +29,14 @@ class Discrepancy:
 
 def reconcile(ledger: Ledger, db: ProjectionDB, names: Sequence[str]) -> list[Discrepancy]:
     """Every difference, per projection and engagement, up to the projection's own position."""
-    at = positions.positions(db)
+    with db.reading() as tx:  # a position and what it saw, read together while runners move on
+        at = positions.positions(tx)
+        seen_by = {name: positions.seen(tx, name) for name in names}
     found = []
     for name in names:
         stats = stream_stats(ledger.recorder, at.get(name, 0))
         store = {str(k): (s.events, s.last_version) for k, s in stats.items()}
-        seen = positions.seen(db, name)
+        seen = seen_by[name]
         for engagement in sorted(store.keys() | seen.keys()):
             theirs, ours = store.get(engagement, (0, 0)), seen.get(engagement, (0, 0))
             if theirs != ours:

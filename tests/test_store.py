@@ -216,3 +216,21 @@ def test_a_writer_with_a_stale_view_never_overwrites_or_misjudges_another_writer
         "TaskAdded",
         "TaskAdded",
     ]
+
+
+def test_two_applications_sharing_a_postgres_schema_keep_their_own_events(
+    postgres_store: dict[str, str],
+) -> None:
+    """Each events table has an insert function of its own: one class's writes never land in another's."""
+
+    class Archive(Ledger):
+        name = "Archive"
+
+    with Ledger(postgres_store) as ledger, Archive(postgres_store) as archive:
+        ledger.execute(opened(), "dana")
+        archive.execute(opened(code="ARCHIVE-1"), "dana")
+        ledger.execute(opened(code="LEDGER-2"), "dana")
+        assert ledger.engagement_or_none("ARCHIVE-1") is None
+        assert archive.engagement_or_none(CODE) is None
+        assert ledger.recorder.max_notification_id() == 2
+        assert archive.recorder.max_notification_id() == 1

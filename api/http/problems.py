@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 
+from api.http.security import add_headers
 from domain import errors
+from domain.store import out_of_reach
 
 STATUS: dict[type[errors.RuleViolation], int] = {
     errors.EngagementNotFound: 404,
@@ -56,7 +61,8 @@ _MEANING = {
     412: "If-Match named a version the engagement has moved past",
     413: "The body is over the size limit",
     422: "The input breaks a rule or a schema (missing reason, wrong type, unknown field, ...)",
-    503: "Try again: writers kept racing, or the projections are behind min_position",
+    503: "Try again (after Retry-After seconds): writers kept racing, the projections are behind"
+    " min_position, or the database is out of reach for a moment",
 }
 
 
@@ -75,6 +81,10 @@ COMMAND_ONLY = documented(400, 409, 412, 413)
 """What only a command (a body, a version to match, rules to break) may answer besides."""
 
 
+RETRY_AFTER = "1"
+"""Seconds a 503 asks the client to wait before sending again."""
+
+
 class Problem(Exception):
     """An HTTP-level refusal with a name, like the domain's rules have."""
 
@@ -91,11 +101,16 @@ def problem(status: int, rule: str, title: str, detail: str, instance: str, **ex
 
 def install(app: FastAPI) -> None:
     """Translate every refusal the app can meet into a problem response."""
+    _install_database_errors(app)
 
     @app.exception_handler(errors.RuleViolation)
     async def rule_broken(request: Request, error: errors.RuleViolation) -> JSONResponse:
         title = (type(error).__doc__ or error.rule).strip()
-        return problem(STATUS.get(type(error), 422), error.rule, title, error.detail, request.url.path)
+        status = STATUS.get(type(error), 422)
+        response = problem(status, error.rule, title, error.detail, request.url.path)
+        if status == 503:
+            response.headers["Retry-After"] = RETRY_AFTER
+        return response
 
     @app.exception_handler(Problem)
     async def refused(request: Request, error: Problem) -> JSONResponse:
@@ -121,11 +136,35 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
-        rule = {401: "Unauthenticated", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed"}.get(
-            error.status_code, "HttpError"
-        )
+        # FastAPI's only 400 is a body it could not parse (malformed, nested too deep, a number too long)
+        rule = {400: "MalformedJson", 401: "Unauthenticated", 403: "Forbidden", 404: "NotFound",
+                405: "MethodNotAllowed"}.get(error.status_code, "HttpError")  # fmt: skip
         response = problem(error.status_code, rule, rule, str(error.detail), request.url.path)
         response.headers.update(error.headers or {})
+        return response
+
+
+def _install_database_errors(app: FastAPI) -> None:
+    """A database out of reach is a 503 to retry; any other failure a 500 that says nothing of it."""
+
+    @app.exception_handler(psycopg.Error)
+    @app.exception_handler(sqlite3.Error)
+    @app.exception_handler(PersistenceError)
+    async def database_error(request: Request, error: Exception) -> JSONResponse:
+        if not out_of_reach(error):
+            raise error  # a bug, not an outage: the 500 below
+        response = problem(503, "DatabaseUnavailable", "The ledger's database is out of reach for a moment",
+                           "send the request again (with the same Idempotency-Key) after Retry-After seconds",
+                           request.url.path)  # fmt: skip
+        response.headers["Retry-After"] = RETRY_AFTER
+        return response
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, error: Exception) -> JSONResponse:
+        # The error's text stays in the server's log: it may name hosts, tables or values.
+        response = problem(500, "InternalError", "The ledger failed to answer", "the failure is logged",
+                           request.url.path)  # fmt: skip
+        add_headers(response.headers, request.url.path)  # sent past the middleware
         return response
 
 

@@ -24,6 +24,8 @@ class HttpSettings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     read_wait_seconds: float = 5.0
     """The longest a query waits for ``min_position``."""
+    checkpoint_seconds: float = 300.0
+    """How often the embedded set-up (or ``ledger worker``) signs a checkpoint, if the log grew."""
     embedded_projections: bool | None = None
     """Run the projections in the API process (default: on SQLite yes, on PostgreSQL no)."""
 
