@@ -9,15 +9,20 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from datetime import datetime
 
+import orjson
 import uvicorn
+from pydantic import TypeAdapter, ValidationError
 
+from api import cli_integrity
 from api.demo import CODE, seed_demo
+from api.http import asof
 from api.http.auth import Role, Tokens
+from api.http.exports import Instant
 from api.http.settings import HttpSettings
 from api.progress import ProgressBar
-from api.stores import DEFAULT_DATA_DIR, store_env
+from api.stores import DEFAULT_DATA_DIR, data_folder, store_env
 from domain.errors import RuleViolation
 from domain.service import Ledger
 from projections.db import ProjectionDB, open_projection_db
@@ -26,6 +31,12 @@ from projections.locks import AnotherRunnerActive
 from projections.reconcile import reconcile
 from projections.registry import all_projections
 from projections.runner import Runner
+from replay.asof import History
+from replay.asof_text import format_as_of
+from replay.checkpoints import keep_taking, load_signer
+from replay.diff import rebuild_and_diff
+from replay.log import MerkleLog
+from replay.registry import every_projection
 
 
 @contextmanager
@@ -44,7 +55,7 @@ def _demo(args: argparse.Namespace) -> int:
     note = " (already seeded)" if not recorded else ""
     print(f"Demo engagement {CODE}: {recorded} events recorded now{note}")
     with opened(args) as (ledger, db):
-        Runner(ledger, db, all_projections()).catch_up()
+        Runner(ledger, db, every_projection()).catch_up()
     return _history(argparse.Namespace(data=args.data, code=CODE))
 
 
@@ -54,15 +65,38 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _as_of(args: argparse.Namespace) -> int:
+    """The engagement as it stood at a version or a recorded time, rebuilt from its events."""
+    with Ledger(store_env(args.data)) as ledger:
+        history = History.of(ledger, args.code)
+        version = history.point(args.version, args.at)
+        if args.json:
+            print(orjson.dumps(asof.document(history, version), option=orjson.OPT_INDENT_2).decode())
+        else:
+            print(format_as_of(history.status(version), history.slips(version), history.current))
+    return 0
+
+
+def _instant(text: str) -> datetime:
+    try:
+        return TypeAdapter(Instant).validate_python(text)
+    except ValidationError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time, e.g. 2026-03-16T10:30Z"
+        ) from None
+
+
 def _project(args: argparse.Namespace) -> int:
     with opened(args) as (ledger, db):
-        runner = Runner(ledger, db, all_projections())
+        runner = Runner(ledger, db, every_projection())
         done = runner.catch_up(ProgressBar("projecting"))
         print(f"{done:,} events projected; every projection is at position {runner.position():,}")
     return 0
 
 
 def _rebuild(args: argparse.Namespace) -> int:
+    if args.diff:
+        return _rebuild_diff(args)
     with opened(args) as (ledger, db):
         runner = Runner(ledger, db, all_projections())
         done = runner.rebuild(ProgressBar("rebuilding"), workers=args.workers)
@@ -70,9 +104,23 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rebuild_diff(args: argparse.Namespace) -> int:
+    """Rebuild into scratch tables and compare with the live ones; the live ones are left alone."""
+    with opened(args) as (ledger, db):
+        Runner(ledger, db, every_projection())  # makes sure the live tables exist
+        differences = rebuild_and_diff(ledger, db, ProgressBar("rebuilding into scratch tables"))
+    for difference in differences:
+        print("\n".join(difference.lines()))
+    if differences:
+        print(f"{len(differences)} tables differ from a rebuild from the first event")
+        return 1
+    print("no difference: every projection matches a rebuild from the first event")
+    return 0
+
+
 def _reconcile(args: argparse.Namespace) -> int:
     with opened(args) as (ledger, db):
-        projections = all_projections()
+        projections = every_projection()
         Runner(ledger, db, projections)  # makes sure the tables exist
         found = reconcile(ledger, db, [p.name for p in projections])
     for discrepancy in found:
@@ -86,17 +134,20 @@ def _worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    chosen = [p for p in all_projections() if not args.projection or p.name in args.projection]
+    chosen = [p for p in every_projection() if not args.projection or p.name in args.projection]
     with opened(args) as (ledger, db):
         runner = Runner(ledger, db, chosen)
         print(f"worker: following {', '.join(p.name for p in chosen)}", flush=True)
+        if any(isinstance(p, MerkleLog) for p in chosen):
+            every = _settings(args).checkpoint_seconds
+            signer = load_signer(data_folder(args.data))
+            threading.Thread(target=keep_taking, args=(db, signer, stop, every), daemon=True).start()
         runner.follow(stop, poll_interval=args.poll, standby=True)
     return 0
 
 
 def _settings(args: argparse.Namespace) -> HttpSettings:
-    folder = args.data or os.environ.get("LEDGER_DATA_DIR") or DEFAULT_DATA_DIR
-    return HttpSettings(data_dir=Path(folder))
+    return HttpSettings(data_dir=data_folder(args.data))
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -113,7 +164,8 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["LEDGER_DATA_DIR"] = str(settings.data_dir)
     url = f"http://{args.host}:{args.port}"
     print(f"Engagement ledger at {url}  (OpenAPI docs: {url}/docs)")
-    if settings.jwt_public_key is None:
+    if settings.jwt_public_key is None and settings.jwt_secret is None:
+        # Only the embedded set-up's own secret: a configured one's tokens never go to a log.
         tokens = Tokens(settings)
         for role, sub, client in [(Role.PMO, "dana.whitfield", None), (Role.AUDITOR, "avery.audit", None),
                                   (Role.CLIENT, "acme.viewer", "acme")]:  # fmt: skip
@@ -139,6 +191,15 @@ def parser() -> argparse.ArgumentParser:
     history = sub.add_parser("history", help="print an engagement's history")
     history.add_argument("code")
     history.set_defaults(run=_history)
+    as_of = sub.add_parser("as-of", help="an engagement as it stood at a version or a recorded time")
+    as_of.add_argument("code")
+    point = as_of.add_mutually_exclusive_group(required=True)
+    point.add_argument("--at", type=_instant, metavar="TIME", help="the latest version recorded by then")
+    point.add_argument("--version", type=int, metavar="N", help="that version")
+    as_of.add_argument(
+        "--json", action="store_true", help="status, slips and change log as the API gives them"
+    )
+    as_of.set_defaults(run=_as_of)
     sub.add_parser("project", help="bring every projection up to date, then stop").set_defaults(run=_project)
     serve = sub.add_parser("serve", help="serve the HTTP API (embedded: projections run in-process)")
     serve.add_argument("--host", default="127.0.0.1")
@@ -155,6 +216,11 @@ def parser() -> argparse.ArgumentParser:
     rebuild.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="processes to rebuild with (default: cores)"
     )
+    rebuild.add_argument(
+        "--diff",
+        action="store_true",
+        help="rebuild into scratch tables and report differences from the live ones",
+    )
     rebuild.set_defaults(run=_rebuild)
     sub.add_parser("reconcile", help="check every projection saw every event").set_defaults(run=_reconcile)
     worker = sub.add_parser("worker", help="run the projections as their own process (PostgreSQL set-up)")
@@ -164,10 +230,11 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--projection",
         action="append",
-        choices=[p.name for p in all_projections()],
+        choices=[p.name for p in every_projection()],
         help="run only this projection (repeatable), e.g. to spread projections over processes",
     )
     worker.set_defaults(run=_worker)
+    cli_integrity.add_commands(sub)
     return p
 
 

@@ -71,9 +71,21 @@ def load_signer(data_dir: Path, env: Mapping[str, str] = os.environ) -> Signer:
     if not path.exists():
         if configured:
             raise FileNotFoundError(f"LEDGER_SIGNING_KEY_FILE names {path}, which does not exist")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_private_key(generate_key(), path)
+        _make_key(path)
     return Signer(origin, load_private_key(path))
+
+
+def _make_key(path: Path) -> None:
+    """Write a new key to ``path`` whole, or not at all: several workers may start at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    save_private_key(generate_key(), draft)
+    try:
+        os.link(draft, path)  # atomic, and refused if another process made the key first
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
 
 
 @dataclass(frozen=True)

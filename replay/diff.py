@@ -113,8 +113,8 @@ def scratch_db(live: ProjectionDB) -> Iterator[ProjectionDB]:
                 conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
         return
     with tempfile.TemporaryDirectory(prefix="ledger-rebuild-") as folder:
-        db = SQLiteDB(Path(folder) / "projections.sqlite")
+        scratch = SQLiteDB(Path(folder) / "projections.sqlite")
         try:
-            yield db
+            yield scratch
         finally:
-            db.close()
+            scratch.close()

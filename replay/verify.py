@@ -24,7 +24,7 @@ from projections.db import ProjectionDB
 from replay import merkle
 from replay.checkpoints import StoredCheckpoint, all_checkpoints
 from replay.leaves import Leaf
-from replay.log import HASH_SIZE, LeafRecord, fetcher, leaves_from
+from replay.log import HASH_SIZE, LeafRecord, fetcher, leaves_from, tree_size
 from replay.note import Checkpoint, NoteError, open_checkpoint
 
 Progress = Callable[[int, int], None]
@@ -93,8 +93,10 @@ def verify(
     roots = {0: merkle.EMPTY_ROOT}
     tree = merkle.CompactRange()
     names = _Names(ledger)
+    with db.reading() as tx:
+        size = tree_size(tx)  # leaves appended while this runs are left for the next verify
     total = ledger.recorder.max_notification_id() or 0
-    for event, kept in itertools.zip_longest(_stored(ledger), _kept(db)):
+    for event, kept in itertools.zip_longest(_stored(ledger), _kept(db, size)):
         if kept is None:
             verdict.pending += 1
             continue
@@ -125,11 +127,12 @@ def _stored(ledger: Ledger) -> Iterator[tuple[int, StoredEvent]]:
         after = batch[-1][0]
 
 
-def _kept(db: ProjectionDB) -> Iterator[tuple[LeafRecord, bytes]]:
+def _kept(db: ProjectionDB, size: int) -> Iterator[tuple[LeafRecord, bytes]]:
+    """The first ``size`` leaves of the Merkle log, in order."""
     start = 0
-    while True:
+    while start < size:
         with db.reading() as tx:
-            batch = leaves_from(tx, start, BATCH)
+            batch = leaves_from(tx, start, min(BATCH, size - start))
         if not batch:
             return
         yield from batch

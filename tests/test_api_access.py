@@ -11,7 +11,7 @@ import base64
 import time
 from collections.abc import Iterator
 from dataclasses import astuple, dataclass, fields
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from api.http.settings import HttpSettings
 from domain import commands as c
 from domain.service import Ledger
 from domain.store import sqlite_env
+from replay import checkpoints
 from tests.principals import ACME, AUDITOR, GLOBEX, PMO, Who
 
 SECRET = SecretStr("test-secret-" + "a" * 32)
@@ -77,10 +78,23 @@ MATRIX: dict[str, Row] = {
     "GET /engagements/{code}/changelog":                    Row(200,  200,      200,  404,    401),
     "GET /engagements/{code}/audit":                        Row(200,  200,      200,  404,    401),
     "GET /audit":                                           Row(200,  200,      403,  403,    401),
+    "GET /ledger/public-key":                               Row(200,  200,      200,  200,    200),
+    "POST /ledger/checkpoints":                             Row(201,  201,      403,  403,    401),
+    "GET /ledger/checkpoints":                              Row(200,  200,      403,  403,    401),
+    "GET /ledger/checkpoints/latest":                       Row(200,  200,      200,  200,    401),
+    "GET /ledger/proofs/inclusion/{code}/{version}":        Row(200,  200,      200,  404,    401),
+    "GET /ledger/proofs/consistency":                       Row(200,  200,      200,  200,    401),
+    "POST /ledger/verify":                                  Row(200,  200,      403,  403,    401),
+    "GET /engagements/{code}/changelog/bundle":             Row(200,  200,      200,  404,    401),
+    "GET /engagements/{code}/as-of":                        Row(200,  200,      200,  404,    401),
+    "GET /engagements/{code}/as-of/slips":                  Row(200,  200,      200,  404,    401),
+    "GET /engagements/{code}/as-of/changelog":              Row(200,  200,      200,  404,    401),
 }
 """Commands are pmo-only; the portfolio is everyone's (each sees their own); an engagement's
 reads are for staff and its own client (another client's answers 404, as if it did not exist);
-the ledger-wide audit trail is for staff. A client's change log and audit trail are the client
+the ledger-wide audit trail is for staff. The public key needs no token (a token given must
+still be ours); checkpoints and verify are for staff; proofs and bundles follow the engagement's
+fence. A client's change log and audit trail are the client
 view (no internal notes): ``tests/test_api_queries.py`` checks what each role sees in them."""
 # fmt: on
 
@@ -107,8 +121,18 @@ BODIES: dict[str, dict[str, Any]] = {
     "/engagements/{code}/tasks/{key}/status": {"to_status": "in_progress"},
     "/engagements/{code}/tasks/{key}/assign": {"assignee": "lena.berg"},
     "/engagements/{code}/tasks/{key}/reschedule": {"to_date": "2025-06-20", "reason": "New UAT window"},
+    "/ledger/checkpoints": {},
+    "/ledger/verify": {},
 }  # fmt: skip
 """For each command, a body the pmo's call records on the scene."""
+
+QUERIES = {
+    "/ledger/proofs/consistency": "?first=1",
+    "/engagements/{code}/as-of": "?version=1",
+    "/engagements/{code}/as-of/slips": "?version=1",
+    "/engagements/{code}/as-of/changelog": "?version=1",
+}
+"""What a route needs in its query string to be answered."""
 
 
 PRINCIPALS = {"pmo": PMO, "auditor": AUDITOR, "own_client": ACME, "other_client": GLOBEX}
@@ -140,7 +164,7 @@ class Scene:
 
     def call(self, method: str, template: str, token: str | None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        path, body = concrete(template), BODIES.get(template)
+        path, body = concrete(template) + QUERIES.get(template, ""), BODIES.get(template)
         response: httpx.Response = self.http.request(method, path, json=body, headers=headers)
         return response
 
@@ -154,7 +178,7 @@ class Scene:
 
 def concrete(template: str) -> str:
     """The route's path for the scene: ``{code}`` is ACME's engagement, ``{key}`` the item it names."""
-    parts = template.replace("{code}", CODE).split("/")
+    parts = template.replace("{code}", CODE).replace("{version}", "1").split("/")
     return "/".join(KEYS.get(parts[i - 1], "") if part == "{key}" else part for i, part in enumerate(parts))
 
 
@@ -182,17 +206,23 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
     app = create_app(settings, store=store)
     with TestClient(app) as http:
         app.state.runner.catch_up()
+        checkpoints.take(app.state.db, app.state.signer, lambda: datetime.now(UTC))
         yield Scene(app, http, Tokens(settings))
 
 
 def routes_of(app: FastAPI) -> set[str]:
-    """Every route of the app as ``METHOD /path``, its docs left out."""
+    """Every API route of the app as ``METHOD /path``: its docs and its pages (``/``, ``/ui``, which
+    have a matrix of their own in ``tests/test_ui_http.py``) left out."""
     return {
         f"{method} {route.path}"
         for route in iter_route_contexts(app.routes)
-        if route.path not in DOCS
+        if route.path and route.path not in DOCS and not _page(route.path)
         for method in route.methods or ()
     }
+
+
+def _page(path: str) -> bool:
+    return path == "/" or path == "/ui" or path.startswith("/ui/")
 
 
 def test_the_matrix_names_every_route_of_the_app(tmp_path: Path) -> None:

@@ -66,8 +66,8 @@ def api(store: dict[str, str], tmp_path: Path) -> Iterator[Api]:
     seed_demo(store)
     with Ledger(store) as ledger:
         ledger.execute(
-            opened(code="GLOBEX-CRM", client_id="globex", client_name="Globex", planned_start=date(2026, 1, 5),
-                   planned_end=date(2026, 12, 18)),
+            opened(code="GLOBEX-CRM", client_id="globex", client_name="Globex",
+                   planned_start=date(2026, 1, 5), planned_end=date(2026, 12, 18)),
             "eve",
         )  # fmt: skip
     settings = HttpSettings(data_dir=tmp_path / "http", jwt_secret=SECRET, embedded_projections=False)

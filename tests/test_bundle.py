@@ -62,7 +62,8 @@ def test_a_bundle_never_holds_an_internal_note_yet_proves_the_event_that_has_one
     assert NOTE.encode() not in raw
     assert b"internal_note" not in raw
     last = made_bundle.events[-1]
-    assert last.note_digest is not None and last.state is not None
+    assert last.note_digest is not None
+    assert last.state is not None
     assert b"penalty" not in raw
 
 

@@ -9,11 +9,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import psycopg
 import pytest
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
 
 from api.cli import main
@@ -76,7 +78,9 @@ def scene(store: dict[str, str], tmp_path: Path) -> Iterator[Scene]:
 @contextmanager
 def behind_the_ledgers_back(scene: Scene) -> Iterator[Callable[..., list[Any]]]:
     """Raw SQL on the events table (``{events}``, ``{position}``), the triggers disabled."""
-    table = scene.ledger.recorder.events_table_name
+    table = cast(
+        SQLiteApplicationRecorder | PostgresApplicationRecorder, scene.ledger.recorder
+    ).events_table_name
     if "SQLITE_DBNAME" in scene.store:
         conn = sqlite3.connect(scene.store["SQLITE_DBNAME"], isolation_level=None)
         for operation in ("update", "delete"):

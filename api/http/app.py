@@ -8,16 +8,20 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.http import commands, problems, queries
+from api.http import asof, commands, integrity, problems, queries
 from api.http.auth import Tokens
 from api.http.idempotency import IdempotencyKeys
 from api.http.limits import BodyLimit
+from api.http.security import SecurityHeaders
 from api.http.settings import HttpSettings
+from api.http.ui import install as install_pages
 from api.stores import store_env
 from domain.service import Ledger
 from projections.db import open_projection_db
-from projections.registry import all_projections
 from projections.runner import Runner
+from replay import checkpoints
+from replay.checkpoints import load_signer
+from replay.registry import every_projection
 
 DESCRIPTION = """Every change to an engagement's scope, milestone dates and task status, recorded as an
 immutable event. Commands (pmo only) answer the engagement's new version (also as `ETag`) and
@@ -33,23 +37,30 @@ def create_app(settings: HttpSettings | None = None, store: Mapping[str, str] | 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = Ledger(dict(store) if store is not None else store_env(str(settings.data_dir)))
         db = open_projection_db(ledger.settings)
-        runner = Runner(ledger, db, all_projections())
+        runner = Runner(ledger, db, every_projection())
         app.state.settings, app.state.ledger, app.state.db, app.state.runner = settings, ledger, db, runner
         app.state.tokens = Tokens(settings)
+        app.state.signer = load_signer(settings.data_dir)
         app.state.idempotency = IdempotencyKeys(db)
         stop = threading.Event()
         embedded = settings.embedded_projections
         if embedded is None:
             embedded = db.dialect == "sqlite"
         follower = threading.Thread(target=runner.follow, args=(stop, 0.5, True), daemon=True)
+        signing = threading.Thread(
+            target=checkpoints.keep_taking, args=(db, app.state.signer, stop, settings.checkpoint_seconds),
+            daemon=True,
+        )
         if embedded:
             follower.start()
+            signing.start()
         try:
             yield
         finally:
             stop.set()
             if embedded:
                 follower.join(timeout=10)
+                signing.join(timeout=10)
             db.close()
             ledger.close()
 
@@ -63,5 +74,9 @@ def create_app(settings: HttpSettings | None = None, store: Mapping[str, str] | 
     problems.install(app)
     app.include_router(commands.router)
     app.include_router(queries.router)
+    app.include_router(integrity.router)
+    app.include_router(asof.router)
+    install_pages(app, settings)  # the web pages under /ui, and / linking them
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: refusals of the body limit carry the headers too
     return app

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from cryptography.hazmat.primitives import serialization
-from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.commands import Code
 from api.http.deps import Anyone, LedgerDep, Reader, ReadModels, Settings, Staff
@@ -61,7 +61,21 @@ class ConsistencyProof(BaseModel):
     proof: list[str]
 
 
+EXAMPLE_NOTE = "engagement-ledger.local/log\n50\nSGVsbG8...=\n\n\u2014 engagement-ledger.local/log fCkQ...\n"
+
+
+VERIFY_EXAMPLES: dict[str, Any] = {
+    "everything": {"summary": "check the log against the store and its own checkpoints", "value": {}},
+    "against": {
+        "summary": "held to a checkpoint kept outside",
+        "value": {"against": EXAMPLE_NOTE},
+    },
+}
+
+
 class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     against: str | None = Field(
         default=None, max_length=4000, description="an earlier checkpoint (signed note) to hold history to"
     )
@@ -84,7 +98,11 @@ def _out(c: StoredCheckpoint) -> CheckpointOut:
     return CheckpointOut(size=c.size, root=c.root.hex(), note=c.note, taken_at=c.taken_at)
 
 
-@router.get("/ledger/public-key", summary="The key that signs checkpoints (no token needed)")
+@router.get(
+    "/ledger/public-key",
+    summary="The key that signs checkpoints (no token needed)",
+    openapi_extra={"security": [{}, {"HTTPBearer": []}]},  # a token is optional here
+)
 def public_key(request: Request, _: Anyone) -> PublicKey:
     signer = _signer(request)
     raw = signer.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -183,7 +201,11 @@ def consistency(
 
 @router.post("/ledger/verify", summary="Recompute the log from the stored events (pmo, auditor)")
 def verify_now(
-    request: Request, _: Staff, ledger: LedgerDep, db: ReadModels, body: VerifyRequest
+    request: Request,
+    _: Staff,
+    ledger: LedgerDep,
+    db: ReadModels,
+    body: Annotated[VerifyRequest, Body(openapi_examples=VERIFY_EXAMPLES)],
 ) -> VerifyResult:
     verdict = verify(ledger, db, _signer(request).verifier_key, body.against)
     first_bad = vars(verdict.first_bad) if verdict.first_bad else None
