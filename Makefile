@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= ledger-data
 
-.PHONY: run demo test check lint types contracts pytest bench clean
+.PHONY: run demo test check lint types contracts pytest bench hammer clean
 
 $(BIN)/ledger: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,13 @@ contracts: $(BIN)/ledger
 pytest: $(BIN)/ledger
 	$(BIN)/pytest
 
-bench: $(BIN)/ledger  ## benchmarks print their figures beside a baseline measured in the same run
-	$(BIN)/python -m bench.commands
-	$(BIN)/python -m bench.projections
-	$(BIN)/python -m bench.http
+bench: $(BIN)/ledger  ## every benchmark, each beside a baseline of the same run; writes docs/PERFORMANCE.md
+	$(BIN)/python -m bench.performance
+
+HAMMER ?= --seconds 30 --seed 1 --clients 8
+hammer: $(BIN)/ledger  ## concurrent random valid and invalid commands, invariants checked alongside, on both stores
+	$(BIN)/python -m bench.hammer $(HAMMER) --store sqlite
+	$(BIN)/python -m bench.hammer $(HAMMER) --store postgres
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache .hypothesis
