@@ -163,7 +163,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     os.environ["LEDGER_DATA_DIR"] = str(settings.data_dir)
     url = f"http://{args.host}:{args.port}"
-    print(f"Engagement ledger at {url}  (OpenAPI docs: {url}/docs)")
+    print(f"Engagement ledger at {url}  (web pages: {url}/ui, OpenAPI docs: {url}/docs)")
     if settings.jwt_public_key is None and settings.jwt_secret is None:
         # Only the embedded set-up's own secret: a configured one's tokens never go to a log.
         tokens = Tokens(settings)
