@@ -48,7 +48,8 @@ def create_app(settings: HttpSettings | None = None, store: Mapping[str, str] | 
             embedded = db.dialect == "sqlite"
         follower = threading.Thread(target=runner.follow, args=(stop, 0.5, True), daemon=True)
         signing = threading.Thread(
-            target=checkpoints.keep_taking, args=(db, app.state.signer, stop, settings.checkpoint_seconds),
+            target=checkpoints.keep_taking,
+            args=(db, app.state.signer, stop, settings.checkpoint_seconds),
             daemon=True,
         )
         if embedded:
