@@ -54,8 +54,12 @@ class MerkleLog(LogProjection):
 
 
 def tree_size(tx: Tx) -> int:
-    """The number of leaves: the log's tree size."""
-    return int(tx.query(f"SELECT COUNT(*) AS n FROM {TABLE}")[0]["n"])
+    """The number of leaves: the log's tree size.
+
+    Leaves are numbered from 0 without gaps (each batch appends from this size), so the last
+    leaf's number says it from the primary key's index; a COUNT(*) reads every row, once per
+    catch-up batch and proof request: quadratic in a catch-up, 0.1 s a request at 1M leaves."""
+    return int(tx.query(f"SELECT COALESCE(MAX(leaf) + 1, 0) AS n FROM {TABLE}")[0]["n"])
 
 
 def fetcher(tx: Tx) -> merkle.Fetch:
