@@ -7,10 +7,11 @@ store is touched, so the matrix runs on SQLite.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ from fastapi.testclient import TestClient
 from api.http.app import create_app
 from api.http.settings import HttpSettings
 from api.http.ui.charts import Charts
+from domain import commands as c
 from domain.store import sqlite_env
+from domain.values import ResponsibleParty, SlipCause
 from projections.slips import slip_history
 from projections.status import engagement_status
 from tests.principals import ACME, AUDITOR, GLOBEX, PMO, Who
@@ -321,3 +324,43 @@ def test_a_chart_is_drawn_once_per_slip_history(pages: Pages) -> None:
     finished = slip_history(db, done.engagement["engagement_id"])
     drawn = charts.mta(done.engagement["engagement_id"], finished, later, "png")
     assert charts.mta(done.engagement["engagement_id"], finished, None, "png") is drawn, "no line is open"
+
+
+def test_a_watched_engagements_charts_are_redrawn_in_the_background_after_a_change(
+    pages: Pages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first view after a change is served from memory: the app redraws the charts of the
+    engagements people look at as soon as the projections move."""
+    from api.http.ui import drawing
+
+    drawn: list[str] = []
+    real = drawing.rendered
+
+    def counted(draw: Any, kind: Any, label: str) -> bytes:
+        drawn.append(label)
+        return real(draw, kind, label)
+
+    monkeypatch.setattr(drawing, "rendered", counted)
+    assert pages.get(f"/ui/engagements/{ROLLOUT}/slips", PMO).status_code == 200
+    before = _settled(drawn)
+    assert before >= 4, "two charts, each for a laptop and a phone"
+    ledger = pages.app.state.ledger
+    ledger.execute(
+        c.RescheduleMilestone(code=ROLLOUT, key="all-sites", to_date=date(2027, 5, 24), reason="Vendor slip",
+                              cause=SlipCause.VENDOR_DELAY, responsible_party=ResponsibleParty.VENDOR),
+        PMO.sub,
+    )  # fmt: skip
+    pages.app.state.runner.catch_up()
+    assert _settled(drawn) == before + 4, "redrawn for the new slip history without anyone asking"
+    assert pages.get(f"/ui/engagements/{ROLLOUT}/slips", PMO).status_code == 200
+    assert len(drawn) == before + 4, "the view after the change drew nothing"
+
+
+def _settled(drawn: list[str], quiet: float = 1.5, limit: float = 30) -> int:
+    """How many charts were drawn once no more have been for ``quiet`` seconds (the warmer idles)."""
+    deadline, count, since = time.monotonic() + limit, len(drawn), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        time.sleep(0.05)
+        if len(drawn) != count:
+            count, since = len(drawn), time.monotonic()
+    return count

@@ -15,6 +15,7 @@ from api.http.limits import BodyLimit
 from api.http.security import SecurityHeaders
 from api.http.settings import HttpSettings
 from api.http.ui import install as install_pages
+from api.http.ui.charts import keep_warm
 from api.stores import store_env
 from domain.service import Ledger
 from projections.db import open_projection_db
@@ -52,6 +53,8 @@ def create_app(settings: HttpSettings | None = None, store: Mapping[str, str] | 
             args=(db, app.state.signer, stop, settings.checkpoint_seconds),
             daemon=True,
         )
+        warming = threading.Thread(target=keep_warm, args=(db, app.state.ui.charts, stop), daemon=True)
+        warming.start()
         if embedded:
             follower.start()
             signing.start()
@@ -59,6 +62,7 @@ def create_app(settings: HttpSettings | None = None, store: Mapping[str, str] | 
             yield
         finally:
             stop.set()
+            warming.join(timeout=10)
             if embedded:
                 follower.join(timeout=10)
                 signing.join(timeout=10)

@@ -91,15 +91,11 @@ def _line_end(shown: Shown) -> datetime:
 def slips_page(request: Request, shown: ShownDep, db: ReadModels) -> Response:
     e, charts = shown.engagement, _charts(request)
     history = slip_history(db, e["engagement_id"])
-    drawn = {  # each drawn for a laptop's column and for a phone; the stylesheet shows one
-        (name, narrow): chart.decode()
-        for narrow in (False, True)
-        for name, chart in [
-            ("mta", charts.mta(e["engagement_id"], history, _line_end(shown), "svg", narrow)),
-            ("attribution", charts.attribution(e["engagement_id"], history, "svg", narrow)),
-        ]
-    }
-    return page(request, "slips.html", **shown.context("slips"), history=history, charts=drawn,
+    charts.watch(e["engagement_id"])
+    # each drawn for a laptop's column and for a phone; the stylesheet shows one
+    drawn = charts.draw_all(e["engagement_id"], history, _line_end(shown))
+    return page(request, "slips.html", **shown.context("slips"), history=history,
+                charts={name: chart.decode() for name, chart in drawn.items()},
                 attribution=attributed(history))  # fmt: skip
 
 
