@@ -51,6 +51,7 @@ class Bench:
         return self.module or self.name
 
 
+CORES = str(os.cpu_count() or 1)
 BENCHES = (
     Bench("commands", "the write path beside a raw INSERT + COMMIT", (),
           (("--seconds", "1"), ("--rounds", "3"), ("--events", "100"))),
@@ -58,7 +59,7 @@ BENCHES = (
           (("--seconds", "0.5"), ("--rounds", "3"), ("--events", "10,100,1000"),
            ("--engagements", "10,100,1000"), ("--pool-events", "2000"))),
     Bench("projections", "projection catch-up and rebuild beside reading the log",
-          (("--events", "1000000"),),
+          (("--events", "1000000"), ("--workers", CORES)),  # as `ledger rebuild` does by default
           (("--events", "20000"), ("--engagements", "100"), ("--catch-up-events", "0"))),
     Bench("integrity", "Merkle-log catch-up, verify and inclusion proofs beside raw reads",
           (("--events", "1000000"),), (("--events", "20000"), ("--engagements", "100"), ("--proofs", "220"))),
