@@ -91,9 +91,12 @@ def append_only_statements(dialect: str, table: str) -> list[str]:
             f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
             for operation in ("UPDATE", "DELETE")
         ]
-    return [f"CREATE OR REPLACE FUNCTION {_PG_REFUSAL}"] + [
+    # A function of its own: the events' one is replaced under another lock (the schema lock), and
+    # PostgreSQL refuses two concurrent replacements of one function ("tuple concurrently updated").
+    refusal = _PG_REFUSAL.replace("ledger_refuse_change()", "ledger_refuse_evidence_change()")
+    return [f"CREATE OR REPLACE FUNCTION {refusal}"] + [
         f"CREATE OR REPLACE TRIGGER {table}_{name} BEFORE {operations} ON {table} "
-        f"FOR EACH {level} EXECUTE FUNCTION ledger_refuse_change()"
+        f"FOR EACH {level} EXECUTE FUNCTION ledger_refuse_evidence_change()"
         for name, operations, level in _PG_TRIGGERS
     ]
 
