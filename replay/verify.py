@@ -188,8 +188,10 @@ def _check_subtrees(
     verdict: Verdict, record: LeafRecord, completed: list[tuple[int, int, bytes]], nodes: bytes
 ) -> None:
     for level, index, node in completed:
-        kept = nodes[(level - 1) * HASH_SIZE : level * HASH_SIZE] if level else record.hash
-        if level and kept != node:
+        if not level:  # the leaf itself: compared with the stored event already
+            continue
+        kept = nodes[(level - 1) * HASH_SIZE : level * HASH_SIZE]
+        if kept != node:
             verdict.find(
                 f"the Merkle log keeps {kept.hex()} for the subtree at level {level}, index {index}; "
                 f"the events give {node.hex()}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -26,6 +27,20 @@ from replay.registry import every_projection
 NOTE = "client pushed back; do not mention the penalty clause"
 
 
+@contextmanager
+def bundled(ledger: Ledger, keys: Path) -> Iterator[tuple[ProjectionDB, Signer, Bundle]]:
+    """The ledger's projections caught up, a checkpoint signed with a key in ``keys``, and the
+    demo engagement's bundle against it."""
+    db = open_projection_db(ledger.settings)
+    try:
+        Runner(ledger, db, every_projection()).catch_up()
+        signer = load_signer(keys)
+        checkpoint = checkpoints.take(db, signer, lambda: datetime.now(UTC))
+        yield db, signer, bundle.build(ledger, db, CODE, checkpoint, signer.verifier_key)
+    finally:
+        db.close()
+
+
 @pytest.fixture
 def made(store: dict[str, str], tmp_path: Path) -> Iterator[tuple[Ledger, ProjectionDB, Signer, Bundle]]:
     """The demo engagement with one more scope item carrying an internal note, and its bundle."""
@@ -34,14 +49,8 @@ def made(store: dict[str, str], tmp_path: Path) -> Iterator[tuple[Ledger, Projec
         addition = c.AddScopeItem(code=CODE, key="edi", title="EDI interface", reason="Extended hypercare",
                                   internal_note=NOTE)  # fmt: skip
         ledger.execute(addition, "dana.whitfield")
-        db = open_projection_db(ledger.settings)
-        try:
-            Runner(ledger, db, every_projection()).catch_up()
-            signer = load_signer(tmp_path / "keys")
-            checkpoint = checkpoints.take(db, signer, lambda: datetime.now(UTC))
-            yield ledger, db, signer, bundle.build(ledger, db, CODE, checkpoint, signer.verifier_key)
-        finally:
-            db.close()
+        with bundled(ledger, tmp_path / "keys") as (db, signer, made_bundle):
+            yield ledger, db, signer, made_bundle
 
 
 def test_a_bundle_verifies_offline_and_reads_as_a_change_log(
@@ -82,18 +91,8 @@ def test_hidden_events_are_the_kinds_clients_never_see(
 @pytest.fixture
 def raw(sqlite_store: dict[str, str], tmp_path: Path) -> Iterator[tuple[bytes, str]]:
     seed_demo(sqlite_store)
-    with Ledger(sqlite_store) as ledger:
-        db = open_projection_db(ledger.settings)
-        try:
-            Runner(ledger, db, every_projection()).catch_up()
-            signer = load_signer(tmp_path / "keys")
-            checkpoint = checkpoints.take(db, signer, lambda: datetime.now(UTC))
-            yield (
-                bundle.build(ledger, db, CODE, checkpoint, signer.verifier_key).to_bytes(),
-                signer.verifier_key,
-            )
-        finally:
-            db.close()
+    with Ledger(sqlite_store) as ledger, bundled(ledger, tmp_path / "keys") as (_, signer, made_bundle):
+        yield made_bundle.to_bytes(), signer.verifier_key
 
 
 def _rejected(data: bytes, key: str | None = None) -> str:
@@ -149,15 +148,8 @@ def test_a_proof_from_another_tree_is_rejected(raw: tuple[bytes, str], tmp_path:
             "x",
         )  # fmt: skip
     seed_demo(other_store)
-    with Ledger(other_store) as ledger:
-        db = open_projection_db(ledger.settings)
-        try:
-            Runner(ledger, db, every_projection()).catch_up()
-            signer = load_signer(tmp_path / "other-keys")
-            checkpoint = checkpoints.take(db, signer, lambda: datetime.now(UTC))
-            foreign = bundle.build(ledger, db, CODE, checkpoint, signer.verifier_key)
-        finally:
-            db.close()
+    with Ledger(other_store) as ledger, bundled(ledger, tmp_path / "other-keys") as (_, _, foreign):
+        pass
     document = orjson.loads(data)
     document["events"][5]["proof"] = foreign.events[5].proof
     mixed = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
