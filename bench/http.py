@@ -1,23 +1,28 @@
 """Load benchmark of the HTTP API as production runs it: uvicorn workers and a projection worker on PG.
 
-Run as ``python -m bench.http [--seconds 20] [--clients 16] [--workers 2]``. In a fresh
-PostgreSQL schema (dropped at the end) it starts ``ledger serve --workers N`` and ``ledger
-worker`` as processes of their own, seeds a few engagements over HTTP, then lets ``--clients``
-threads, each with its own keep-alive connection, send for a fixed time a mix of commands
-spread over the engagements (milestone slips with cause, party and reason, and recoveries;
-task status moves; task assignments), each followed by reads (an engagement's status, the
-portfolio). Commands and reads are measured apart: throughput, p50/p99 latency, 5xx and other
-errors. Beside them, in the same run: the same commands through ``Ledger.execute`` and the same
-status reads through ``engagement_status``, called in this process.
+Run as ``python -m bench.http [--seconds 20] [--clients 16] [--workers 2] [--phases mixed,commands,reads]``.
+In a fresh PostgreSQL schema (dropped at the end) it starts ``ledger serve --workers N`` and
+``ledger worker`` as processes of their own and seeds a few engagements over HTTP. Then, one
+phase after another on the same server, ``--clients`` clients, each with its own keep-alive
+connection, send for a fixed time: in ``mixed``, a command followed by ``--reads`` reads; in
+``commands``, commands only; in ``reads``, reads only. The commands are spread over the
+engagements (milestone slips with cause, party and reason, and recoveries; task status moves;
+task assignments); the reads are an engagement's status and the portfolio. Each phase has its
+own warm-up and timed part, and its commands and reads are measured apart: throughput, p50/p99
+latency, 5xx and other errors. Beside them, once per run: the same commands through
+``Ledger.execute`` and the same status reads through ``engagement_status``, called in this process.
 
-The load generator shares the machine's cores with the server, the projection worker and
-PostgreSQL; the CPU each of them used is printed. It asserts nothing about time.
+The clients are coroutines of one event loop (uvloop when installed) writing prebuilt HTTP/1.1
+requests on raw sockets: the load generator shares the machine's cores with the server, the
+projection worker and PostgreSQL, and a full HTTP client cost about 1 ms of CPU per request,
+which the server then lacked. The CPU each of them used is printed. It asserts nothing about time.
 ``serving`` is also how the PostgreSQL API tests start the server.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import signal
@@ -27,13 +32,13 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from itertools import cycle
+from itertools import cycle, islice
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -62,7 +67,12 @@ STATUS_ROUND = (TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED, TaskStatus.IN_PROGRE
 JSON = {"Content-Type": "application/json"}
 COMMAND, STATUS, PORTFOLIO = "command", "status", "portfolio"
 """The kinds of request: a command, an engagement's status, the portfolio."""
+READS = frozenset({STATUS, PORTFOLIO})
 MACHINE = "the whole machine"
+TIMEOUT = 30.0
+"""Seconds a request may take, connecting included, before it counts as failed (status 0)."""
+LIMIT = 1 << 20
+"""The longest response head a client reads, in bytes."""
 
 
 @dataclass(frozen=True)
@@ -217,43 +227,183 @@ class Sample(NamedTuple):
     """On an error, the problem's rule; on a 2xx command, ``"recorded nothing"`` if it did."""
 
 
-def _client(server: Server, codes: Sequence[str], n: int, reads: int, stop_at: float) -> list[Sample]:
-    """One client: a command on its engagement, then ``reads`` reads, until ``stop_at``."""
-    commands = (request_of(command) for command in moves(codes[n % len(codes)], n))
-    status_reads = [(STATUS, f"/engagements/{codes[(n + k) % len(codes)]}") for k in range(len(codes))]
-    queries = cycle([*status_reads, (PORTFOLIO, "/engagements")])
-    samples: list[Sample] = []
-    with httpx.Client(base_url=server.url, headers=server.headers(f"client-{n}"), timeout=30) as http:
-        while time.perf_counter() < stop_at:
-            samples.append(_timed(http, COMMAND, *next(commands)))
-            samples.extend(_timed(http, *next(queries)) for _ in range(reads))
-    return samples
+# The load generator: coroutines of one event loop, each on a raw keep-alive connection, sending
+# requests whose bytes were built before the load and reading answers by their Content-Length.
+# An HTTP client library costs more CPU per request than the server's own handling of it.
 
 
-def _timed(http: httpx.Client, kind: str, path: str, body: bytes | None = None) -> Sample:
-    """POST ``body`` to ``path`` or, without one, GET it."""
-    started = time.perf_counter()
-    try:
-        response = http.post(path, content=body, headers=JSON) if body else http.get(path)
-    except httpx.HTTPError as error:
-        return Sample(kind, started, time.perf_counter() - started, 0, type(error).__name__)
-    seconds = time.perf_counter() - started
-    note = ""
-    if response.is_error:
-        problem = "json" in response.headers.get("content-type", "")
-        note = str(response.json().get("rule", "")) if problem else response.reason_phrase
-    elif kind == COMMAND and response.json().get("position") is None:
-        note = "recorded nothing"
-    return Sample(kind, started, seconds, response.status_code, note)
+class Request(NamedTuple):
+    kind: str
+    wire: bytes
+    """The request as sent: request line, headers and body."""
 
 
-def load(server: Server, codes: Sequence[str], clients: int, reads: int, warmup: float, seconds: float
-         ) -> tuple[list[Sample], float]:  # fmt: skip
-    """Every sample of ``clients`` clients running ``warmup`` + ``seconds``; when the timed part began."""
+def _wire(host: str, token: str, path: str, body: bytes | None = None) -> bytes:
+    """The bytes of a GET of ``path`` or, with a ``body``, a JSON POST to it."""
+    method = "GET" if body is None else "POST"
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+    if body is None:
+        return f"{head}\r\n".encode()
+    return f"{head}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def _one_round(commands: Iterator[c.Command], longest: int = 100) -> list[c.Command]:
+    """The commands up to where ``commands`` starts over (``moves`` does): each is built once."""
+    seen = list(islice(commands, 2 * longest))
+    for period in range(1, longest + 1):
+        if all(seen[k] == seen[k + period] for k in range(len(seen) - period)):
+            return seen[:period]
+    raise ValueError(f"the commands do not repeat within {longest}: they cannot be prebuilt")
+
+
+class Client:
+    """One client: its commands and reads, prebuilt, and a keep-alive connection opened when needed.
+
+    Its commands go on from phase to phase, so that each keeps recording an event.
+    """
+
+    def __init__(self, server: Server, codes: Sequence[str], n: int) -> None:
+        address = urlsplit(server.url)
+        self.host, self.port = address.hostname or "127.0.0.1", address.port
+        token = server.tokens.issue(f"client-{n}", Role.PMO)
+        commands = _one_round(moves(codes[n % len(codes)], n))
+        self.commands = cycle(
+            [Request(COMMAND, _wire(address.netloc, token, *request_of(x))) for x in commands]
+        )
+        reads = [(STATUS, f"/engagements/{codes[(n + k) % len(codes)]}") for k in range(len(codes))]
+        reads.append((PORTFOLIO, "/engagements"))
+        self.reads = cycle([Request(kind, _wire(address.netloc, token, path)) for kind, path in reads])
+        self.connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def run(self, phase: Phase, stop_at: float) -> list[Sample]:
+        """The phase's round (commands, then reads) over and over until ``stop_at``; the connection is
+        closed at the end, as an idle one would be by the server before the next phase."""
+        samples: list[Sample] = []
+        try:
+            while time.perf_counter() < stop_at:
+                for _ in range(phase.commands):
+                    samples.append(await self.send(next(self.commands)))
+                for _ in range(phase.reads):
+                    samples.append(await self.send(next(self.reads)))
+        finally:
+            self.close()
+        return samples
+
+    async def send(self, request: Request) -> Sample:
+        """A failed request (no connection, broken, timed out) is a sample with status 0; the next
+        request connects again."""
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                status, head, body = await self._exchange(request.wire)
+        except (OSError, EOFError, TimeoutError, ValueError, asyncio.LimitOverrunError) as error:
+            self.close()
+            return Sample(request.kind, started, time.perf_counter() - started, 0, type(error).__name__)
+        seconds = time.perf_counter() - started
+        return Sample(request.kind, started, seconds, status, _note(request.kind, status, head, body))
+
+    async def _exchange(self, wire: bytes) -> tuple[int, bytes, bytes]:
+        """The status, head and body of the answer to ``wire``."""
+        if self.connection is None:
+            self.connection = await asyncio.open_connection(self.host, self.port, limit=LIMIT)
+        reader, writer = self.connection
+        writer.write(wire)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status, fields = int(head[9:12]), head.lower()
+        length = _field(fields, b"content-length")
+        if length is not None:
+            body = await reader.readexactly(int(length))
+        elif _field(fields, b"transfer-encoding") == b"chunked":
+            body = await _chunked(reader)
+        elif status in (204, 304):
+            body = b""
+        else:
+            raise ValueError(f"an answer with no Content-Length, not chunked: {head!r}")
+        if _field(fields, b"connection") == b"close":
+            self.close()
+        return status, head, body
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection[1].close()
+            self.connection = None
+
+
+def _field(fields: bytes, name: bytes) -> bytes | None:
+    """The value of the header ``name`` in a lower-cased response head, or None."""
+    at = fields.find(b"\r\n" + name + b":")
+    if at < 0:
+        return None
+    start = at + len(name) + 3
+    return fields[start : fields.index(b"\r\n", start)].strip()
+
+
+async def _chunked(reader: asyncio.StreamReader) -> bytes:
+    """A chunked body (the API sends Content-Length; this is in case a proxy or a change does not)."""
+    chunks = []
+    while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+        chunks.append((await reader.readexactly(size + 2))[:-2])
+    while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
+        pass
+    return b"".join(chunks)
+
+
+def _note(kind: str, status: int, head: bytes, body: bytes) -> str:
+    """On an error, the problem's rule (or the reason phrase); on a 2xx command that recorded nothing,
+    that. The only answers parsed: the others are counted by their status."""
+    if status >= 400:
+        if b"json" in (_field(head.lower(), b"content-type") or b""):
+            return str(orjson.loads(body).get("rule", ""))
+        return head[13 : head.index(b"\r\n")].decode(errors="replace")
+    if kind == COMMAND and orjson.loads(body).get("position") is None:
+        return "recorded nothing"
+    return ""
+
+
+@dataclass(frozen=True)
+class Phase:
+    """What each client sends in a round, over and over: ``commands`` commands, then ``reads`` reads."""
+
+    name: str
+    commands: int
+    reads: int
+    label: str
+
+
+def phases(names: str, reads: int) -> list[Phase]:
+    """The phases named in ``names`` (comma-separated), in that order."""
+    known = {
+        "mixed": Phase("mixed", 1, reads, f"mixed, 1 command : {reads} reads"),
+        "commands": Phase("commands", 1, 0, "commands only"),
+        "reads": Phase("reads", 0, 1, "reads only"),
+    }
+    chosen = [name.strip() for name in names.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in known]
+    if unknown or not chosen:
+        raise ValueError(f"phases are among {', '.join(known)}, not {names!r}")
+    return [known[name] for name in chosen]
+
+
+async def load(clients: Sequence[Client], phase: Phase, warmup: float, seconds: float
+               ) -> tuple[list[Sample], float]:  # fmt: skip
+    """The samples of ``clients`` running ``phase`` ``warmup`` + ``seconds``; when the timed part began."""
     start = time.perf_counter() + warmup
-    with ThreadPoolExecutor(clients) as pool:
-        runs = [pool.submit(_client, server, codes, n, reads, start + seconds) for n in range(clients)]
-        return [s for run in runs for s in run.result()], start
+    runs = await asyncio.gather(*(client.run(phase, start + seconds) for client in clients))
+    return [s for run in runs for s in run], start
+
+
+T = TypeVar("T")
+
+
+def run_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``coroutine`` run to its end on uvloop, whose loop costs less CPU per request, or on asyncio's."""
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    with suppress(ImportError):
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(coroutine)
 
 
 def cpu_seconds(roots: Mapping[str, int]) -> dict[str, float]:
@@ -312,47 +462,95 @@ class Timed:
                 f"{ok:>8}{server_errors:>6}{others:>7}")  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Ran:
+    """A phase's every sample, warm-up included, and when its timed part began."""
+
+    phase: Phase
+    samples: list[Sample]
+    start: float
+    seconds: float
+
+    def timed(self, kinds: Collection[str]) -> Timed:
+        end = self.start + self.seconds
+        chosen = [s for s in self.samples if s.kind in kinds and self.start <= s.started < end]
+        return Timed(chosen, self.start, self.seconds)
+
+    def rows(self) -> dict[str, Timed]:
+        """The table's rows, of the kinds of request the phase sent."""
+        rows = {
+            "commands (POST)": self.timed({COMMAND}),
+            "reads (GET), all": self.timed(READS),
+            "  GET /engagements/{code}": self.timed({STATUS}),
+            "  GET /engagements": self.timed({PORTFOLIO}),
+        }
+        return {name: timed for name, timed in rows.items() if timed.samples}
+
+    @property
+    def server_errors(self) -> int:
+        return sum(s.status >= 500 for s in self.samples)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
+    args = _arguments(argv)
     print(_header(args), flush=True)
     with postgres_store() as store, serving(store.env, args.workers) as server:
         codes = seed(server, args.engagements, args.clients)
-        roots = {"load generator": os.getpid(), "API": server.api.pid, "projection worker": server.worker.pid}
-        before = cpu_seconds(roots)
-        samples, start = load(server, codes, args.clients, args.reads, args.warmup, args.seconds)
-        cpu = {role: used - before.get(role, 0.0) for role, used in cpu_seconds(roots).items()}
+        clients = [Client(server, codes, n) for n in range(args.clients)]
         with Ledger(store.env) as ledger:
             db = open_projection_db(ledger.settings)
             try:
-                lag = _lag(ledger, db)
+                ran = [_phase(phase, server, clients, ledger, db, args) for phase in args.phases]
                 direct = _direct(ledger, db, codes[0], min(5.0, args.seconds / 2))
             finally:
                 db.close()
-    timed = [s for s in samples if start <= s.started < start + args.seconds]
-    kinds = {
-        "commands (POST)": Timed([s for s in timed if s.kind == COMMAND], start, args.seconds),
-        "reads (GET), all": Timed([s for s in timed if s.kind != COMMAND], start, args.seconds),
-        "  GET /engagements/{code}": Timed([s for s in timed if s.kind == STATUS], start, args.seconds),
-        "  GET /engagements": Timed([s for s in timed if s.kind == PORTFOLIO], start, args.seconds),
-    }
     print()
-    print(_table(kinds, direct))
-    print(_answers_other_than_recorded(samples))
-    print(lag)
-    print(_cpu(cpu, args.warmup + args.seconds, len(samples)))
+    print(_in_process(direct))
     print()
-    print(_verdicts(kinds["commands (POST)"], kinds["reads (GET), all"], samples))
+    print(_verdicts(ran))
     print(report.load_average("at the end"))
 
 
+def _phase(phase: Phase, server: Server, clients: Sequence[Client], ledger: Ledger, db: ProjectionDB,
+           args: argparse.Namespace) -> Ran:  # fmt: skip
+    """Run ``phase`` and print its figures; then wait for the projection worker to catch up."""
+    roots = {"load generator": os.getpid(), "API": server.api.pid, "projection worker": server.worker.pid}
+    before = cpu_seconds(roots)
+    samples, start = run_loop(load(clients, phase, args.warmup, args.seconds))
+    cpu = {role: used - before.get(role, 0.0) for role, used in cpu_seconds(roots).items()}
+    ran = Ran(phase, samples, start, args.seconds)
+    print()
+    print(f"phase {phase.name}: {_sends(phase)}")
+    print(_table(ran.rows()))
+    print(_answers_other_than_recorded(samples))
+    print(_lag(ledger, db))
+    print(_cpu(cpu, args.warmup + args.seconds, len(samples)), flush=True)
+    return ran
+
+
+def _sends(phase: Phase) -> str:
+    if not phase.reads:
+        return "each client sends commands only, one after another"
+    if not phase.commands:
+        return "each client sends reads only, one after another"
+    return f"each client sends {phase.commands} command, then {phase.reads} reads, over and over"
+
+
 def _header(args: argparse.Namespace) -> str:
+    reads = args.engagements + 1
     return "\n".join([
-        "Engagement ledger over HTTP: mixed commands and reads, beside in-process calls, same run",
+        "Engagement ledger over HTTP: phases of commands and reads, beside in-process calls, same run",
         *report.machine(postgres_version()),
-        f"run:      {args.clients} client threads (httpx, keep-alive) against `ledger serve --workers "
-        f"{args.workers}` and `ledger worker` on PostgreSQL; {args.engagements} engagements; "
-        f"{args.warmup:g} s warm-up, then {args.seconds:g} s timed; "
-        f"each client: a command, then {args.reads} reads",
+        f"run:      {args.clients} clients (coroutines of one event loop, each on a keep-alive HTTP/1.1 "
+        f"connection of its own, prebuilt requests) against `ledger serve --workers {args.workers}` and "
+        f"`ledger worker` on PostgreSQL; {args.engagements} engagements",
+        f"phases:   {', '.join(p.name for p in args.phases)}, one after another on the same server, each "
+        f"{args.warmup:g} s warm-up, then {args.seconds:g} s timed",
+        *(f"  {p.name + ':':<10}{_sends(p)}" for p in args.phases),
+        "commands: milestone slips (cause, party, reason) and recoveries, task status moves, task "
+        "assignments; each client on a milestone and task of its own, in an engagement shared with others",
+        f"reads:    an engagement's status (GET /engagements/{{code}}), each engagement in turn, and every "
+        f"{reads}th read the portfolio (GET /engagements)",
         f"targets:  >= {COMMANDS_PER_SECOND} commands/s and >= {READS_PER_SECOND} reads/s, each with "
         f"p99 < {P99_MS:g} ms; no 5xx",
         f"note:     the {os.cpu_count()} cores are shared by the load generator (this process), the API "
@@ -360,11 +558,19 @@ def _header(args: argparse.Namespace) -> str:
     ])  # fmt: skip
 
 
-def _table(kinds: Mapping[str, Timed], direct: Mapping[str, Figures]) -> str:
-    lines = [f"  {'over HTTP, timed part':<34}{'req/s':>8}{'worst s':>8}{'p50 ms':>8}{'p99 ms':>8}"
-             f"{'2xx':>8}{'5xx':>6}{'other':>7}"]  # fmt: skip
+COLUMNS = f"{'p50 ms':>8}{'p99 ms':>8}"
+
+
+def _table(kinds: Mapping[str, Timed]) -> str:
+    lines = [
+        f"  {'over HTTP, timed part':<34}{'req/s':>8}{'worst s':>8}{COLUMNS}{'2xx':>8}{'5xx':>6}{'other':>7}"
+    ]
     lines += [kind.row(name) for name, kind in kinds.items()]
-    lines.append(f"  {'in-process, one caller, same run':<34}{'ops/s':>8}{'':>8}{'p50 ms':>8}{'p99 ms':>8}")
+    return "\n".join(lines)
+
+
+def _in_process(direct: Mapping[str, Figures]) -> str:
+    lines = [f"  {'in-process, one caller, same run':<34}{'ops/s':>8}{'':>8}{COLUMNS}"]
     lines += [
         f"  {name:<34}{f.rate:>8,.0f}{'':>8}{f.p50_ms:>8.2f}{f.p99_ms:>8.2f}" for name, f in direct.items()
     ]
@@ -391,17 +597,24 @@ def _answers_other_than_recorded(samples: list[Sample]) -> str:
     return f"answers other than a 2xx that recorded (warm-up included): {listed or 'none'}"
 
 
-def _verdicts(commands: Timed, reads: Timed, samples: list[Sample]) -> str:
-    server_errors = sum(s.status >= 500 for s in samples)
+def _verdicts(ran: Sequence[Ran]) -> str:
+    """Each phase's commands and reads against their targets, and its 5xx."""
     lines = []
-    for name, kind, target in (
-        ("commands", commands, COMMANDS_PER_SECOND),
-        ("reads", reads, READS_PER_SECOND),
+    for name, kinds, target in (
+        ("commands", {COMMAND}, COMMANDS_PER_SECOND),
+        ("reads", READS, READS_PER_SECOND),
     ):
-        p99 = kind.figures().p99_ms
-        lines.append(f"  {name}: {_check(f'{kind.rate:,.0f}/s', kind.rate >= target, f'>= {target:,}/s')}; "
-                     f"{_check(f'p99 {p99:.1f} ms', p99 < P99_MS, f'< {P99_MS:g} ms')}")  # fmt: skip
-    lines.append(f"  5xx: {_check(str(server_errors), server_errors == 0, 'none, warm-up included')}")
+        for phase in ran:
+            if not (phase.phase.commands if name == "commands" else phase.phase.reads):
+                continue
+            kind = phase.timed(kinds)
+            p99 = kind.figures().p99_ms
+            lines.append(f"  {name} ({phase.phase.label}): "
+                         f"{_check(f'{kind.rate:,.0f}/s', kind.rate >= target, f'>= {target:,}/s')}; "
+                         f"{_check(f'p99 {p99:.1f} ms', p99 < P99_MS, f'< {P99_MS:g} ms')}")  # fmt: skip
+    errors = sum(phase.server_errors for phase in ran)
+    each = ", ".join(f"{phase.server_errors} in {phase.phase.name}" for phase in ran)
+    lines.append(f"  5xx: {_check(each, errors == 0, 'none, warm-up included')}")
     return "targets, PostgreSQL with two API workers:\n" + "\n".join(lines)
 
 
@@ -436,20 +649,42 @@ def _direct(ledger: Ledger, db: ProjectionDB, read_code: str, seconds: float) ->
     )
 
 
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The options, with ``phases`` as the phases to run."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        args.phases = phases(args.phases, args.reads)
+    except ValueError as error:
+        parser.error(str(error))
+    return args
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench.http",
-        description="Load the HTTP API on PostgreSQL with mixed commands and reads.",
+        description="Load the HTTP API on PostgreSQL in phases: mixed commands and reads, commands only, "
+        "reads only.",
     )
-    parser.add_argument("--seconds", type=float, default=20.0, help="timed load (default 20)")
-    parser.add_argument("--warmup", type=float, default=3.0, help="untimed load first (default 3)")
-    parser.add_argument("--clients", type=int, default=16, help="client threads (default 16)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="timed load of each phase (default 20)")
+    parser.add_argument(
+        "--warmup", type=float, default=3.0, help="untimed load before each phase's timed part (default 3)"
+    )
+    parser.add_argument(
+        "--clients", type=int, default=16, help="clients, each on a connection of its own (default 16)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
     parser.add_argument(
         "--engagements", type=int, default=8, help="engagements the load spreads over (default 8)"
     )
     parser.add_argument(
-        "--reads", type=int, default=3, help="reads after each command, per client (default 3)"
+        "--reads", type=int, default=3, help="reads after each command in the mixed phase (default 3)"
+    )
+    parser.add_argument(
+        "--phases",
+        default="mixed,commands,reads",
+        help="the phases to run, in order, among mixed (a command, then --reads reads), commands "
+        "(commands only) and reads (reads only) (default mixed,commands,reads)",
     )
     return parser
 

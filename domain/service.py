@@ -33,9 +33,9 @@ POSTGRES_DEFAULTS = {
 }
 """The library's PostgreSQL settings where the ledger needs other defaults than its own: while
 the database is down a request waits at most 2 s for a connection (the library's default is 30 s,
-per try), a connection cut by a restart is found out before use instead of failing a request, and
-no insert waits on the table lock for more than 5 s (the default waits for ever). Each may be set
-in the environment as usual."""
+per try), a connection that sat idle (through a restart, say) is pinged before use instead of
+failing a request (see ``domain.pooling``), and no insert waits on the table lock for more than
+5 s (the default waits for ever). Each may be set in the environment as usual."""
 
 
 def utc_now() -> datetime:

@@ -22,6 +22,8 @@ from eventsourcing.utils import Environment, retry
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from domain.pooling import PingWhenIdle
+
 APPEND_ONLY_MESSAGE = "stored events are append-only"
 SCHEMA_LOCK_KEY = 0x1ED6E2  # an arbitrary advisory-lock key of the ledger's own
 
@@ -249,6 +251,9 @@ class LockingPostgresRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        if datastore.pre_ping:
+            # The library's pool pings on every checkout; the pool offers no setter for its check.
+            datastore.pool._check = PingWhenIdle()
         # Named after the table: applications sharing a schema each keep their own function.
         self.pg_function_name_insert_events = f"ledger_insert_{self.events_table_name}"
         self.check_identifier_length(self.pg_function_name_insert_events)

@@ -20,6 +20,8 @@ from eventsourcing.utils import Environment, strtobool
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from domain.pooling import PingWhenIdle
+
 Row = dict[str, Any]
 Params = Sequence[Any]
 
@@ -155,7 +157,8 @@ class _PostgresTx(Tx):
 
 
 class PostgresDB(ProjectionDB):
-    """The events' PostgreSQL schema, through a small connection pool."""
+    """The events' PostgreSQL schema, through a small pool of autocommit connections: a lone
+    query is one round trip, and a transaction says where it begins."""
 
     dialect = "postgres"
 
@@ -171,9 +174,9 @@ class PostgresDB(ProjectionDB):
             conninfo,
             min_size=1,
             max_size=max_size,
-            kwargs={"options": f"-c search_path={schema}", "row_factory": dict_row},
+            kwargs={"options": f"-c search_path={schema}", "row_factory": dict_row, "autocommit": True},
             timeout=wait,
-            check=ConnectionPool.check_connection if ping else None,
+            check=PingWhenIdle() if ping else None,
             open=True,
         )
 
@@ -184,9 +187,20 @@ class PostgresDB(ProjectionDB):
 
     @contextmanager
     def reading(self) -> Iterator[Tx]:
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield _PostgresTx(conn)
+        with self.pool.connection() as conn:
+            conn.execute(b"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            try:
+                yield _PostgresTx(conn)
+            except BaseException:
+                if not conn.broken:
+                    conn.execute(b"ROLLBACK")
+                raise
+            conn.execute(b"COMMIT")
+
+    def query(self, statement: str, params: Params = ()) -> list[Row]:
+        """One statement, which sees one snapshot by itself: one round trip, no transaction around it."""
+        with self.pool.connection() as conn:
+            return conn.execute(statement.encode(), params or None).fetchall()
 
     def close(self) -> None:
         self.pool.close()

@@ -78,11 +78,12 @@ class Runner:
             while stored := self._read(start, until):
                 changes = self._changes(stored)
                 try:
-                    for name, projection in at.items():
-                        if isinstance(projection, LogProjection):
-                            where[name] = self._extend(projection, where[name], stored)
-                        else:
-                            where[name] = self._apply(projection, where[name], changes)
+                    with self.db.transaction() as tx:  # one commit for every projection
+                        for name, projection in at.items():
+                            if isinstance(projection, LogProjection):
+                                where[name] = self._extend(tx, projection, where[name], stored)
+                            else:
+                                where[name] = self._apply(tx, projection, where[name], changes)
                 except positions.ProjectionConflict:
                     # Someone else moved a position (a runner that just died may still have
                     # had a commit in flight): nothing was applied twice; resume from the truth.
@@ -112,27 +113,25 @@ class Runner:
         names = {p.name for p in self.projections}
         return {name: pos for name, pos in positions.positions(self.db).items() if name in names}
 
-    def _apply(self, projection: Projection, at: int, changes: list[Change]) -> int:
-        """Apply the changes past ``at`` with the new position, in one transaction; the new position."""
+    def _apply(self, tx: Tx, projection: Projection, at: int, changes: list[Change]) -> int:
+        """Apply the changes past ``at`` with the new position; the new position."""
         mine = [c for c in changes if c.position > at]
         if not mine:
             return at
-        with self.db.transaction() as tx:
-            positions.move(tx, projection.name, at, mine)
-            if at == 0:
-                _empty(tx, projection)  # what a rebuild that died left behind
-            projection.apply(tx, mine)
+        positions.move(tx, projection.name, at, mine)
+        if at == 0:
+            _empty(tx, projection)  # what a rebuild that died left behind
+        projection.apply(tx, mine)
         return mine[-1].position
 
-    def _extend(self, projection: LogProjection, at: int, stored: list[Stored]) -> int:
-        """Append the stored events past ``at`` with the new position, in one transaction."""
+    def _extend(self, tx: Tx, projection: LogProjection, at: int, stored: list[Stored]) -> int:
+        """Append the stored events past ``at`` with the new position; the new position."""
         mine = [s for s in stored if s[0] > at]
         if not mine:
             return at
         versions = [(_stream(s.originator_id), s.originator_version) for _, s in mine]
-        with self.db.transaction() as tx:
-            positions.advance(tx, projection.name, at, mine[-1][0], versions)
-            projection.extend(tx, mine)
+        positions.advance(tx, projection.name, at, mine[-1][0], versions)
+        projection.extend(tx, mine)
         return mine[-1][0]
 
     def rebuild(self, progress: Progress | None = None, workers: int = 1) -> int:
