@@ -15,7 +15,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 IDLE_SECONDS = 1.0
 
@@ -25,13 +25,25 @@ class PingWhenIdle:
 
     def __init__(self, idle: float = IDLE_SECONDS) -> None:
         self.idle = idle
-        self._handed_out: WeakKeyDictionary[psycopg.Connection[Any], float] = WeakKeyDictionary()
+        self._handed_out: WeakKeyDictionary[object, float] = WeakKeyDictionary()
         self._lock = threading.Lock()
 
     def __call__(self, conn: psycopg.Connection[Any]) -> None:
+        if self.due(conn):
+            ConnectionPool.check_connection(conn)
+
+    def due(self, conn: object) -> bool:
+        """Whether ``conn`` sat idle long enough to be pinged; it counts as handed out from now."""
         now = time.monotonic()
         with self._lock:
             last = self._handed_out.get(conn)
             self._handed_out[conn] = now
-        if last is None or now - last >= self.idle:
-            ConnectionPool.check_connection(conn)
+        return last is None or now - last >= self.idle
+
+
+class AsyncPingWhenIdle(PingWhenIdle):
+    """The same, for an asynchronous pool."""
+
+    async def __call__(self, conn: psycopg.AsyncConnection[Any]) -> None:  # type: ignore[override]
+        if self.due(conn):
+            await AsyncConnectionPool.check_connection(conn)

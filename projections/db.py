@@ -7,6 +7,7 @@ compare equal across stores and sort in time order.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -18,9 +19,9 @@ from typing import Any
 import psycopg
 from eventsourcing.utils import Environment, strtobool
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from domain.pooling import PingWhenIdle
+from domain.pooling import AsyncPingWhenIdle, PingWhenIdle
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -60,6 +61,18 @@ class ProjectionDB(ABC):
     def query(self, statement: str, params: Params = ()) -> list[Row]:
         with self.reading() as tx:
             return tx.query(statement, params)
+
+    async def open_async(self) -> None:
+        """Make ready what ``query_async`` needs in the running event loop: here nothing."""
+        return
+
+    async def query_async(self, statement: str, params: Params = ()) -> list[Row]:
+        """``query`` for a coroutine: here in a worker thread (PostgreSQL needs none)."""
+        return await asyncio.to_thread(self.query, statement, params)
+
+    async def close_async(self) -> None:
+        """Let go of what ``open_async`` made ready."""
+        return
 
     @abstractmethod
     def close(self) -> None: ...
@@ -170,6 +183,8 @@ class PostgresDB(ProjectionDB):
         out, so that one cut by a restart is replaced instead of failing its caller."""
         self.schema = schema
         self.conninfo = conninfo
+        self.ping = ping
+        self.async_pool: AsyncConnectionPool[psycopg.AsyncConnection[Row]] | None = None
         self.pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
             conninfo,
             min_size=1,
@@ -201,6 +216,30 @@ class PostgresDB(ProjectionDB):
         """One statement, which sees one snapshot by itself: one round trip, no transaction around it."""
         with self.pool.connection() as conn:
             return conn.execute(statement.encode(), params or None).fetchall()
+
+    async def open_async(self) -> None:
+        self.async_pool = AsyncConnectionPool(
+            self.conninfo,
+            min_size=1,
+            max_size=self.pool.max_size,
+            kwargs=self.pool.kwargs,
+            timeout=self.pool.timeout,
+            check=AsyncPingWhenIdle() if self.ping else None,
+            open=False,
+        )
+        await self.async_pool.open()
+
+    async def query_async(self, statement: str, params: Params = ()) -> list[Row]:
+        if self.async_pool is None:
+            return await super().query_async(statement, params)
+        async with self.async_pool.connection() as conn:
+            cursor = await conn.execute(statement.encode(), params or None)
+            return await cursor.fetchall()
+
+    async def close_async(self) -> None:
+        if self.async_pool is not None:
+            await self.async_pool.close()
+            self.async_pool = None
 
     def close(self) -> None:
         self.pool.close()

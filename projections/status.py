@@ -32,6 +32,7 @@ example "Go-live 14 days late", "UAT sign-off 3 days late; 1 task blocked; on ho
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -242,9 +243,17 @@ def _decoded(row: Row) -> Row:
 
 def portfolio(db: ProjectionDB, client_id: str | None = None) -> list[Row]:
     """Every engagement's status row (only ``client_id``'s, if given), by code."""
+    return [_decoded(row) for row in db.query(*_portfolio_query(client_id))]
+
+
+async def portfolio_async(db: ProjectionDB, client_id: str | None = None) -> list[Row]:
+    """``portfolio`` for a coroutine."""
+    return [_decoded(row) for row in await db.query_async(*_portfolio_query(client_id))]
+
+
+def _portfolio_query(client_id: str | None) -> tuple[str, list[str]]:
     where, params = ("WHERE client_id = %s", [client_id]) if client_id is not None else ("", [])
-    rows = db.query(f"SELECT * FROM status_engagements {where} ORDER BY code", params)
-    return [_decoded(row) for row in rows]
+    return f"SELECT * FROM status_engagements {where} ORDER BY code", params
 
 
 _CHILDREN_ORDER = {
@@ -281,6 +290,13 @@ def engagement_status(db: ProjectionDB, code: str) -> EngagementStatus | None:
             return None
         children = {name: tuple(tx.query(sql, [stream])) for name, sql in _CHILD_QUERIES.items()}
     return EngagementStatus(engagement=_decoded(found[0]), **children)
+
+
+async def engagement_status_async(db: ProjectionDB, code: str) -> EngagementStatus | None:
+    """``engagement_status`` for a coroutine: on PostgreSQL one statement, in no thread of its own."""
+    if db.dialect == "postgres":
+        return _status_of_json(await db.query_async(_STATUS_AS_JSON, [str(engagement_id(code))]))
+    return await asyncio.to_thread(engagement_status, db, code)
 
 
 def _status_of_json(rows: list[Row]) -> EngagementStatus | None:

@@ -6,22 +6,25 @@ client's token learns nothing about other clients' codes.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
+from api.http.auth import Principal
 from api.http.commands import Code
-from api.http.deps import LedgerDep, Reader, ReadModels, Settings
+from api.http.deps import Reader
 from api.http.problems import Problem
+from api.http.settings import HttpSettings
+from domain.service import Ledger
 from projections import positions
+from projections.db import ProjectionDB
 from projections.registry import all_projections
-from projections.status import engagement_status
+from projections.status import EngagementStatus, engagement_status, engagement_status_async
 
 
-def _seen(
-    db: ReadModels,
-    ledger: LedgerDep,
-    settings: Settings,
+async def _seen(
+    request: Request,
     min_position: Annotated[
         int | None,
         Query(ge=0, le=2**62, description="wait (bounded) until the projections saw this position"),
@@ -29,31 +32,44 @@ def _seen(
 ) -> None:
     """Read-your-writes: wait until the projections have seen ``min_position``.
 
-    A position no event has been recorded at is refused at once: no wait could reach it.
+    ``async``: a read that names no position takes no turn in the thread pool for it.
     """
-    if not min_position:
-        return
-    if min_position > (ledger.recorder.max_notification_id() or 0):
-        raise Problem(422, "PositionNotRecorded", f"no event has been recorded at position {min_position}")
+    if min_position:
+        state = request.app.state
+        await run_in_threadpool(_wait_to_see, state.ledger, state.db, state.settings, min_position)
+
+
+def _wait_to_see(ledger: Ledger, db: ProjectionDB, settings: HttpSettings, position: int) -> None:
+    """A position no event has been recorded at is refused at once: no wait could reach it."""
+    if position > (ledger.recorder.max_notification_id() or 0):
+        raise Problem(422, "PositionNotRecorded", f"no event has been recorded at position {position}")
     names = [p.name for p in all_projections()]
-    if not positions.wait_until(db, names, min_position, settings.read_wait_seconds):
-        raise Problem(503, "ProjectionBehind", f"the projections have not reached {min_position} yet",
+    if not positions.wait_until(db, names, position, settings.read_wait_seconds):
+        raise Problem(503, "ProjectionBehind", f"the projections have not reached {position} yet",
                       headers={"Retry-After": "1"})  # fmt: skip
 
 
 Seen = Annotated[None, Depends(_seen)]
 
 
-def visible_status(db: ReadModels, code: Code, principal: Reader, _: Seen) -> Any:
-    """The engagement's status, if it exists and ``principal`` may see it (else 404, saying nothing more).
+def visible_status(db: ProjectionDB, code: str, principal: Principal) -> EngagementStatus:
+    """The engagement's status, if it exists and ``principal`` may see it (else 404, saying nothing more)."""
+    return _fenced(engagement_status(db, code), code, principal)
+
+
+async def _visible(request: Request, code: Code, principal: Reader, _: Seen) -> EngagementStatus:
+    """``visible_status`` as a route's dependency: on PostgreSQL read in the event loop, no thread.
 
     Who asks is checked first, then the wait for ``min_position``, then the read: an engagement
     opened by a write of one's own is found once the projections have seen it.
     """
-    status = engagement_status(db, code)
+    return _fenced(await engagement_status_async(request.app.state.db, code), code, principal)
+
+
+def _fenced(status: EngagementStatus | None, code: str, principal: Principal) -> EngagementStatus:
     if status is None or not principal.may_see(status.engagement["client_id"]):
         raise Problem(404, "EngagementNotFound", f"no engagement {code.upper()} that you may see")
     return status
 
 
-Visible = Annotated[Any, Depends(visible_status)]
+Visible = Annotated[EngagementStatus, Depends(_visible)]

@@ -41,7 +41,7 @@ def _audit_page(
     request: Request, viewer: Viewer, db: ProjectionDB, ledger: Ledger, code: str, asked: AuditFilter,
     after: int, point: Asked, **context: Any,
 ) -> Response:  # fmt: skip
-    e = visible_status(db, code, viewer.principal, None).engagement
+    e = visible_status(db, code, viewer.principal).engagement
     rows = audit_page(db, replace(asked, engagement_id=e["engagement_id"]), after, PAGE_ROWS + 1)
     more = rows[PAGE_ROWS - 1]["position"] if len(rows) > PAGE_ROWS else None
     found = as_of(ledger, code, point) if point.given else None
@@ -74,6 +74,6 @@ def verify_now(
 
 @router.get("/ui/engagements/{code}/audit.csv")
 def audit_csv(viewer: StaffViewer, db: ReadModels, code: Code, asked: TrailFilter) -> Response:
-    e = visible_status(db, code, viewer.principal, None).engagement
+    e = visible_status(db, code, viewer.principal).engagement
     where = replace(asked, engagement_id=e["engagement_id"])
     return Paging("csv", 0, None).answer(db, where, AUDIT_COLUMNS, f"{e['code']}-audit.csv")

@@ -105,7 +105,7 @@ def refusal_of(form: str, error: Exception) -> Refusal:
 
 def _record_page(request: Request, viewer: Viewer, db: ReadModels, code: str, status: int = 200,
                  **context: Any) -> Response:  # fmt: skip
-    shown = visible_status(db, code, viewer.principal, None)
+    shown = visible_status(db, code, viewer.principal)
     e = shown.engagement
     recent = latest_changes(db, AuditFilter(engagement_id=e["engagement_id"]), 5)
     return page(request, "record.html", status, viewer=viewer, e=e, tab="record", s=shown, recent=recent,

@@ -57,7 +57,7 @@ class Shown:
 def _shown(viewer: Signed, db: ReadModels, code: Code, _: Seen) -> Shown:
     """The engagement, if the viewer may see it (else 404, as the API answers), once the
     projections have seen ``min_position`` (a form's own write)."""
-    return Shown(viewer, visible_status(db, code, viewer.principal, None))
+    return Shown(viewer, visible_status(db, code, viewer.principal))
 
 
 ShownDep = Annotated[Shown, Depends(_shown)]
