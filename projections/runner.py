@@ -38,6 +38,10 @@ Progress = Callable[[int, int], None]
 
 AnyProjection = Projection | LogProjection
 
+GATHER_SECONDS = 0.01
+"""How long a follower lets news gather before it reads: under load, batches of many events
+instead of many batches of one; read-your-writes waits that much longer at most."""
+
 
 class Runner:
     """Moves ``projections`` forward from the ledger's event log into ``db``."""
@@ -95,6 +99,8 @@ class Runner:
                 done += len(stored)
                 if progress:
                     progress(done, max(total, done))
+                if len(stored) < self.batch_size:
+                    break  # that was all there was when it was read
         except BaseException:
             self._states.clear()  # it may be ahead of what was committed
             raise
@@ -173,6 +179,9 @@ class Runner:
             while not stop.is_set():
                 if not self.catch_up():
                     news(poll_interval)
+                # Let the events of the next few milliseconds gather: a batch costs a few round
+                # trips and one commit however many events it holds.
+                stop.wait(GATHER_SECONDS)
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Wait (at most ``timeout`` seconds) until every projection has seen ``position``."""
