@@ -259,23 +259,25 @@ class LockingPostgresRecorder(PostgresApplicationRecorder):
         self.check_identifier_length(self.pg_function_name_insert_events)
         schema, table = sql.Identifier(datastore.schema), sql.Identifier(self.events_table_name)
         function = sql.Identifier(self.pg_function_name_insert_events)
-        self.sql_invoke_pg_function_insert_events = sql.SQL("SELECT * FROM {}.{}((%s))").format(
-            schema, function
-        )
+        # Four plain arrays rather than one of the library's composite type: psycopg sends them
+        # in binary, where a composite array is written out as escaped text on every insert.
+        self.sql_invoke_pg_function_insert_events = sql.SQL(
+            "SELECT * FROM {}.{}(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])"
+        ).format(schema, function)
         self.sql_create_statements[self.create_insert_function_statement_index] = sql.SQL(
-            "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
+            "CREATE OR REPLACE FUNCTION {schema}.{function}"
+            "(ids uuid[], versions bigint[], topics text[], states bytea[]) "
             "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
             "SET LOCAL lock_timeout = '{timeout}s'; "
             "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
             "NOTIFY {channel}; "
             "RETURN QUERY INSERT INTO {schema}.{table} AS t "
             "(originator_id, originator_version, topic, state) "
-            "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+            "SELECT * FROM unnest(ids, versions, topics, states) "
             "RETURNING notification_id; END; $BODY$"
         ).format(
             schema=schema,
             function=function,
-            event=sql.Identifier(self.stored_event_type_name),
             timeout=datastore.lock_timeout,
             table=table,
             channel=sql.Identifier(self.channel_name),
@@ -287,10 +289,12 @@ class LockingPostgresRecorder(PostgresApplicationRecorder):
 
     @retry((InterfaceError, OperationalError), max_attempts=OUTAGE_ATTEMPTS, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        rows = [
-            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-            for e in stored_events
-        ]
-        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
-            cursor.execute(self.sql_invoke_pg_function_insert_events, (rows,), prepare=True)
-            return [r[self.pg_function_name_insert_events] for r in cursor.fetchall()]
+        columns = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        )
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(self.sql_invoke_pg_function_insert_events, columns, prepare=True)
+            return [int(position) for (position,) in cursor.fetchall()]
