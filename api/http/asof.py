@@ -22,7 +22,7 @@ from api.http import examples
 from api.http.commands import Code
 from api.http.deps import LedgerDep, Reader
 from api.http.exports import CHANGELOG_COLUMNS, Instant
-from api.http.problems import Problem
+from api.http.reading import fence
 from api.http.recording import etag
 from api.http.schemas import Change, Page, Slips
 from api.http.tabular import DEFAULT_LIMIT, After, item
@@ -60,8 +60,8 @@ class Then:
 def _then(code: Code, ledger: LedgerDep, principal: Reader, version: Version = None, at: At = None) -> Then:
     """The history, if ``principal`` may see it (else 404, saying nothing more), and the version named."""
     history = History.find(ledger, code)
-    if history is None or not principal.may_see(history.client_id):
-        raise Problem(404, "EngagementNotFound", f"no engagement {code.upper()} that you may see")
+    fence(None if history is None else history.client_id, code, principal)
+    assert history is not None  # the fence let it through
     return Then(history, history.point(version, at))
 
 

@@ -67,9 +67,15 @@ async def _visible(request: Request, code: Code, principal: Reader, _: Seen) -> 
 
 
 def _fenced(status: EngagementStatus | None, code: str, principal: Principal) -> EngagementStatus:
-    if status is None or not principal.may_see(status.engagement["client_id"]):
-        raise Problem(404, "EngagementNotFound", f"no engagement {code.upper()} that you may see")
+    fence(None if status is None else status.engagement["client_id"], code, principal)
+    assert status is not None  # the fence let it through
     return status
+
+
+def fence(client_id: str | None, code: str, principal: Principal) -> None:
+    """404 unless engagement ``code`` exists (its client is ``client_id``) and ``principal`` may see it."""
+    if client_id is None or not principal.may_see(client_id):
+        raise Problem(404, "EngagementNotFound", f"no engagement {code.upper()} that you may see")
 
 
 Visible = Annotated[EngagementStatus, Depends(_visible)]
