@@ -34,33 +34,25 @@ clients' requests interleave. The same seed gives the same kind of run, not the 
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import secrets
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from itertools import count
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import httpx
 import orjson
-from pydantic import SecretStr
 
 from api.http.auth import Role, Tokens
-from api.http.settings import HttpSettings
 from bench import report as machine
+from bench import serving as processes
 from bench.stores import postgres_store, postgres_version, sqlite_store
 from domain.decide.tasks import ALLOWED
 from domain.events import TOPICS
@@ -70,13 +62,10 @@ from domain.values import ResponsibleParty, SlipCause, TaskStatus, engagement_id
 from projections import positions
 from projections.db import ProjectionDB, open_projection_db
 from projections.reconcile import Discrepancy, reconcile
-from replay.note import generate_key, save_private_key
 from replay.registry import every_projection
 
 START, END = date(2025, 1, 6), date(2025, 12, 19)
 """Every engagement's plan: dates in the past of the real clock, so none is refused as future."""
-CLEARED = ("LEDGER_", "PERSISTENCE_", "POSTGRES_", "SQLITE_")
-"""Settings of the caller's environment the server must not inherit: it gets the store's own."""
 JSON = {"Content-Type": "application/json"}
 PROBLEM = "application/problem+json"
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "rule"}
@@ -98,90 +87,21 @@ class Site:
 @contextmanager
 def serving(store: Mapping[str, str], workers: int) -> Iterator[Site]:
     """``ledger serve`` on ``store`` (on PostgreSQL with ``ledger worker`` beside), stopped at the end."""
-    secret = secrets.token_urlsafe(32)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED)} | {"LEDGER_JWT_SECRET": secret}
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="ledger-hammer-") as folder:
-        logs = Path(folder)
-        if "SQLITE_DBNAME" in store:
-            runs = {"api": ["--data", str(Path(store["SQLITE_DBNAME"]).parent), "serve", "--port", str(port)]}
-        else:  # production: a configured signing key shared by every process, the projections apart
-            key = logs / "signing-key.pem"
-            save_private_key(generate_key(), key)
-            env |= dict(store) | {"LEDGER_SIGNING_KEY_FILE": str(key)}
-            runs = {
-                "api": ["serve", "--port", str(port), "--workers", str(workers)],
-                "worker": ["worker", "--poll", "0.2"],
-            }
-        started = [_launch(args, env, logs, name) for name, args in runs.items()]
-        try:
-            site = Site(f"http://127.0.0.1:{port}", _principals(secret))
-            _wait_until_ready(site, started, logs, with_worker="worker" in runs)
-            yield site
-        finally:
-            for process in started:
-                _stop(process)
+    if "SQLITE_DBNAME" in store:  # embedded: one process, the projections in-process
+        started = processes.serving(store, workers=1, worker=None)
+    else:  # production: a configured signing key shared by every process, the projections apart
+        started = processes.serving(store, workers, worker=("worker", "--poll", "0.2"), signing_key=True)
+    with started as running:
+        yield Site(running.url, _principals(running.tokens))
 
 
-def _principals(secret: str) -> dict[str, dict[str, str]]:
-    tokens = Tokens(HttpSettings(jwt_secret=SecretStr(secret), jwt_public_key=None))
+def _principals(tokens: Tokens) -> dict[str, dict[str, str]]:
     who = {
         "pmo": ("hammer.pmo", Role.PMO, None), "auditor": ("hammer.auditor", Role.AUDITOR, None),
         "acme": ("cfo@acme", Role.CLIENT, "acme"), "globex": ("cto@globex", Role.CLIENT, "globex"),
     }  # fmt: skip
     auth = {name: {"Authorization": f"Bearer {tokens.issue(*claims)}"} for name, claims in who.items()}
     return auth | {"nobody": {}, "forger": {"Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."}}
-
-
-def _launch(args: Sequence[str], env: Mapping[str, str], logs: Path, name: str) -> subprocess.Popen[bytes]:
-    with (logs / f"{name}.log").open("wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "api.cli", *args],
-            env=dict(env),
-            cwd=logs,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_ready(
-    site: Site, started: Sequence[subprocess.Popen[bytes]], logs: Path, with_worker: bool, within: float = 60
-) -> None:
-    deadline = time.monotonic() + within
-    with httpx.Client(base_url=site.url, headers=site.auth["pmo"], timeout=2) as http:
-        while True:
-            for process in started:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{process.args!r} exited with {process.returncode}:\n{_tails(logs)}")
-            following = not with_worker or b"worker: following" in (logs / "worker.log").read_bytes()
-            with suppress(httpx.TransportError):
-                if http.get("/engagements").status_code == 200 and following:
-                    return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the server was not ready within {within:g} s:\n{_tails(logs)}")
-            time.sleep(0.1)
-
-
-def _tails(logs: Path) -> str:
-    return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in logs.glob("*.log"))
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (uvicorn stops its workers), then SIGKILL to whatever of its process group is left."""
-    if process.poll() is None:
-        process.terminate()
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=15)
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 # --- What is sent, and what may come back ------------------------------------------------------

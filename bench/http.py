@@ -15,41 +15,31 @@ the bound (past that, more clients only queue longer for the same rate). Beside 
 run: the same commands through ``Ledger.execute`` and the same status reads through
 ``engagement_status``, called in this process.
 
-The clients are coroutines of one event loop (uvloop when installed) writing prebuilt HTTP/1.1
-requests on raw sockets: the load generator shares the machine's cores with the server, the
-projection worker and PostgreSQL, and a full HTTP client cost about 1 ms of CPU per request,
-which the server then lacked. The CPU each of them used is printed. It asserts nothing about time.
-``serving`` is also how the PostgreSQL API tests start the server.
+The clients (``bench.loadgen``) are coroutines of one event loop writing prebuilt HTTP/1.1
+requests on raw sockets. They share the machine's cores with the server (started by
+``bench.serving``), the projection worker and PostgreSQL. The CPU each of these used is printed.
+It asserts nothing about time.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Coroutine, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
-from itertools import cycle, islice
+from itertools import cycle
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from pydantic import SecretStr
 
-from api.http.auth import Role, Tokens
-from api.http.settings import HttpSettings
+from api.http.auth import Role
 from bench import report, workload
+from bench.loadgen import COMMAND, Client, Phase, Sample, load, one_round, phases, run_loop
+from bench.serving import Server, serving
 from bench.stores import postgres_store, postgres_version
 from bench.timing import Figures, measure
 from domain import commands as c
@@ -60,111 +50,16 @@ from projections.db import ProjectionDB, open_projection_db
 from projections.registry import all_projections
 from projections.status import engagement_status
 
-CLEARED = ("LEDGER_", "PERSISTENCE_", "POSTGRES_")
-"""Settings of the caller's environment the server must not inherit: it gets the store's own."""
 COMMANDS_PER_SECOND, READS_PER_SECOND, P99_MS = 500, 1500, 50.0
 ASSIGNEES = ("lena.berg", "priya.nair")
 STATUS_ROUND = (TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED, TaskStatus.IN_PROGRESS, TaskStatus.DONE,
                 TaskStatus.TODO)  # fmt: skip
 """From todo back to todo; blocking and reopening need the reason every move carries."""
 JSON = {"Content-Type": "application/json"}
-COMMAND, STATUS, PORTFOLIO = "command", "status", "portfolio"
-"""The kinds of request: a command, an engagement's status, the portfolio."""
+STATUS, PORTFOLIO = "status", "portfolio"
+"""The kinds of read: an engagement's status, the portfolio (commands are ``COMMAND``)."""
 READS = frozenset({STATUS, PORTFOLIO})
 MACHINE = "the whole machine"
-TIMEOUT = 30.0
-"""Seconds a request may take, connecting included, before it counts as failed (status 0)."""
-LIMIT = 1 << 20
-"""The longest response head a client reads, in bytes."""
-
-
-@dataclass(frozen=True)
-class Server:
-    """A running API (``ledger serve``) and projection worker (``ledger worker``)."""
-
-    url: str
-    tokens: Tokens
-    api: subprocess.Popen[bytes]
-    worker: subprocess.Popen[bytes]
-
-    def headers(
-        self, sub: str = "bench", role: Role = Role.PMO, client_id: str | None = None
-    ) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens.issue(sub, role, client_id)}"}
-
-
-@contextmanager
-def serving(store: Mapping[str, str], workers: int = 2, ready_within: float = 60.0) -> Iterator[Server]:
-    """The API with ``workers`` uvicorn workers and a projection worker on ``store``, stopped at the end.
-
-    Ready once the API answers a query and the worker follows the log (at most ``ready_within`` s).
-    """
-    secret = secrets.token_urlsafe(32)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED)}
-    env |= dict(store) | {"LEDGER_JWT_SECRET": secret}
-    port = _free_port()
-    runs = {"api": ["serve", "--port", str(port), "--workers", str(workers)], "worker": ["worker"]}
-    with tempfile.TemporaryDirectory(prefix="ledger-serve-") as folder:
-        logs = Path(folder)
-        started: list[subprocess.Popen[bytes]] = []
-        try:
-            for name, args in runs.items():
-                with (logs / f"{name}.log").open("wb") as log:
-                    started.append(subprocess.Popen(
-                        [sys.executable, "-m", "api.cli", *args], env=env, cwd=folder,
-                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                    ))  # fmt: skip
-            tokens = Tokens(HttpSettings(jwt_secret=SecretStr(secret), jwt_public_key=None))
-            server = Server(f"http://127.0.0.1:{port}", tokens, started[0], started[1])
-            _wait_until_ready(server, logs, ready_within)
-            yield server
-        finally:
-            for process in started:
-                _stop(process)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_ready(server: Server, logs: Path, within: float) -> None:
-    deadline = time.monotonic() + within
-    with httpx.Client(base_url=server.url, headers=server.headers(), timeout=2) as http:
-        while True:
-            for process in (server.api, server.worker):
-                if process.poll() is not None:
-                    raise RuntimeError(f"{process.args!r} exited with {process.returncode}:\n{_tails(logs)}")
-            if _answers(http) and b"worker: following" in (logs / "worker.log").read_bytes():
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the server was not ready within {within:g} s:\n{_tails(logs)}")
-            time.sleep(0.1)
-
-
-def _answers(http: httpx.Client) -> bool:
-    try:
-        return http.get("/engagements").status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _tails(logs: Path) -> str:
-    return "\n".join(
-        f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}" for log in logs.glob("*.log")
-    )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (uvicorn stops its workers), then SIGKILL to whatever of its process group is left."""
-    if process.poll() is None:
-        process.terminate()
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=15)
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 # The workload: each client moves a milestone and a task of its own in a shared engagement,
@@ -220,193 +115,14 @@ def seed(server: Server, engagements: int, clients: int) -> list[str]:
     return codes
 
 
-class Sample(NamedTuple):
-    kind: str
-    started: float
-    seconds: float
-    status: int
-    """The HTTP status, 0 when the request failed without one."""
-    note: str = ""
-    """On an error, the problem's rule; on a 2xx command, ``"recorded nothing"`` if it did."""
-
-
-# The load generator: coroutines of one event loop, each on a raw keep-alive connection, sending
-# requests whose bytes were built before the load and reading answers by their Content-Length.
-# An HTTP client library costs more CPU per request than the server's own handling of it.
-
-
-class Request(NamedTuple):
-    kind: str
-    wire: bytes
-    """The request as sent: request line, headers and body."""
-
-
-def _wire(host: str, token: str, path: str, body: bytes | None = None) -> bytes:
-    """The bytes of a GET of ``path`` or, with a ``body``, a JSON POST to it."""
-    method = "GET" if body is None else "POST"
-    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-    if body is None:
-        return f"{head}\r\n".encode()
-    return f"{head}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
-
-
-def _one_round(commands: Iterator[c.Command], longest: int = 100) -> list[c.Command]:
-    """The commands up to where ``commands`` starts over (``moves`` does): each is built once."""
-    seen = list(islice(commands, 2 * longest))
-    for period in range(1, longest + 1):
-        if all(seen[k] == seen[k + period] for k in range(len(seen) - period)):
-            return seen[:period]
-    raise ValueError(f"the commands do not repeat within {longest}: they cannot be prebuilt")
-
-
-class Client:
-    """One client: its commands and reads, prebuilt, and a keep-alive connection opened when needed.
-
-    Its commands go on from phase to phase, so that each keeps recording an event.
-    """
-
-    def __init__(self, server: Server, codes: Sequence[str], n: int) -> None:
-        address = urlsplit(server.url)
-        self.host, self.port = address.hostname or "127.0.0.1", address.port
-        token = server.tokens.issue(f"client-{n}", Role.PMO)
-        commands = _one_round(moves(codes[n % len(codes)], n))
-        self.commands = cycle(
-            [Request(COMMAND, _wire(address.netloc, token, *request_of(x))) for x in commands]
-        )
-        reads = [(STATUS, f"/engagements/{codes[(n + k) % len(codes)]}") for k in range(len(codes))]
-        reads.append((PORTFOLIO, "/engagements"))
-        self.reads = cycle([Request(kind, _wire(address.netloc, token, path)) for kind, path in reads])
-        self.connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-
-    async def run(self, phase: Phase, stop_at: float) -> list[Sample]:
-        """The phase's round (commands, then reads) over and over until ``stop_at``; the connection is
-        closed at the end, as an idle one would be by the server before the next phase."""
-        samples: list[Sample] = []
-        try:
-            while time.perf_counter() < stop_at:
-                for _ in range(phase.commands):
-                    samples.append(await self.send(next(self.commands)))
-                for _ in range(phase.reads):
-                    samples.append(await self.send(next(self.reads)))
-        finally:
-            self.close()
-        return samples
-
-    async def send(self, request: Request) -> Sample:
-        """A failed request (no connection, broken, timed out) is a sample with status 0; the next
-        request connects again."""
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(TIMEOUT):
-                status, head, body = await self._exchange(request.wire)
-        except (OSError, EOFError, TimeoutError, ValueError, asyncio.LimitOverrunError) as error:
-            self.close()
-            return Sample(request.kind, started, time.perf_counter() - started, 0, type(error).__name__)
-        seconds = time.perf_counter() - started
-        return Sample(request.kind, started, seconds, status, _note(request.kind, status, head, body))
-
-    async def _exchange(self, wire: bytes) -> tuple[int, bytes, bytes]:
-        """The status, head and body of the answer to ``wire``."""
-        if self.connection is None:
-            self.connection = await asyncio.open_connection(self.host, self.port, limit=LIMIT)
-        reader, writer = self.connection
-        writer.write(wire)
-        head = await reader.readuntil(b"\r\n\r\n")
-        status, fields = int(head[9:12]), head.lower()
-        length = _field(fields, b"content-length")
-        if length is not None:
-            body = await reader.readexactly(int(length))
-        elif _field(fields, b"transfer-encoding") == b"chunked":
-            body = await _chunked(reader)
-        elif status in (204, 304):
-            body = b""
-        else:
-            raise ValueError(f"an answer with no Content-Length, not chunked: {head!r}")
-        if _field(fields, b"connection") == b"close":
-            self.close()
-        return status, head, body
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection[1].close()
-            self.connection = None
-
-
-def _field(fields: bytes, name: bytes) -> bytes | None:
-    """The value of the header ``name`` in a lower-cased response head, or None."""
-    at = fields.find(b"\r\n" + name + b":")
-    if at < 0:
-        return None
-    start = at + len(name) + 3
-    return fields[start : fields.index(b"\r\n", start)].strip()
-
-
-async def _chunked(reader: asyncio.StreamReader) -> bytes:
-    """A chunked body (the API sends Content-Length; this is in case a proxy or a change does not)."""
-    chunks = []
-    while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
-        chunks.append((await reader.readexactly(size + 2))[:-2])
-    while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
-        pass
-    return b"".join(chunks)
-
-
-def _note(kind: str, status: int, head: bytes, body: bytes) -> str:
-    """On an error, the problem's rule (or the reason phrase); on a 2xx command that recorded nothing,
-    that. The only answers parsed: the others are counted by their status."""
-    if status >= 400:
-        if b"json" in (_field(head.lower(), b"content-type") or b""):
-            return str(orjson.loads(body).get("rule", ""))
-        return head[13 : head.index(b"\r\n")].decode(errors="replace")
-    if kind == COMMAND and orjson.loads(body).get("position") is None:
-        return "recorded nothing"
-    return ""
-
-
-@dataclass(frozen=True)
-class Phase:
-    """What each client sends in a round, over and over: ``commands`` commands, then ``reads`` reads."""
-
-    name: str
-    commands: int
-    reads: int
-    label: str
-
-
-def phases(names: str, reads: int) -> list[Phase]:
-    """The phases named in ``names`` (comma-separated), in that order."""
-    known = {
-        "mixed": Phase("mixed", 1, reads, f"mixed, 1 command : {reads} reads"),
-        "commands": Phase("commands", 1, 0, "commands only"),
-        "reads": Phase("reads", 0, 1, "reads only"),
-    }
-    chosen = [name.strip() for name in names.split(",") if name.strip()]
-    unknown = [name for name in chosen if name not in known]
-    if unknown or not chosen:
-        raise ValueError(f"phases are among {', '.join(known)}, not {names!r}")
-    return [known[name] for name in chosen]
-
-
-async def load(clients: Sequence[Client], phase: Phase, warmup: float, seconds: float
-               ) -> tuple[list[Sample], float]:  # fmt: skip
-    """The samples of ``clients`` running ``phase`` ``warmup`` + ``seconds``; when the timed part began."""
-    start = time.perf_counter() + warmup
-    runs = await asyncio.gather(*(client.run(phase, start + seconds) for client in clients))
-    return [s for run in runs for s in run], start
-
-
-T = TypeVar("T")
-
-
-def run_loop(coroutine: Coroutine[Any, Any, T]) -> T:
-    """``coroutine`` run to its end on uvloop, whose loop costs less CPU per request, or on asyncio's."""
-    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    with suppress(ImportError):
-        import uvloop
-
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(coroutine)
+def client(server: Server, codes: Sequence[str], n: int) -> Client:
+    """Client ``n``: it moves its milestone and task, and reads every engagement's status from its
+    own on, then the portfolio."""
+    commands = one_round(moves(codes[n % len(codes)], n))
+    reads = [(STATUS, f"/engagements/{codes[(n + k) % len(codes)]}") for k in range(len(codes))]
+    reads.append((PORTFOLIO, "/engagements"))
+    token = server.tokens.issue(f"client-{n}", Role.PMO)
+    return Client(server.url, token, [request_of(x) for x in commands], reads)
 
 
 def cpu_seconds(roots: Mapping[str, int]) -> dict[str, float]:
@@ -500,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(_header(args), flush=True)
     with postgres_store() as store, serving(store.env, args.workers) as server:
         codes = seed(server, args.engagements, max(args.clients))
-        clients = [Client(server, codes, n) for n in range(max(args.clients))]
+        clients = [client(server, codes, n) for n in range(max(args.clients))]
         with Ledger(store.env) as ledger:
             db = open_projection_db(ledger.settings)
             try:
@@ -522,7 +238,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _phase(phase: Phase, server: Server, clients: Sequence[Client], ledger: Ledger, db: ProjectionDB,
            args: argparse.Namespace) -> Ran:  # fmt: skip
     """Run ``phase`` and print its figures; then wait for the projection worker to catch up."""
-    roots = {"load generator": os.getpid(), "API": server.api.pid, "projection worker": server.worker.pid}
+    roots = {"load generator": os.getpid(), "API": server.api.pid}
+    if server.worker is not None:
+        roots["projection worker"] = server.worker.pid
     before = cpu_seconds(roots)
     samples, start = run_loop(load(clients, phase, args.warmup, args.seconds))
     cpu = {role: used - before.get(role, 0.0) for role, used in cpu_seconds(roots).items()}

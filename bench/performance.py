@@ -77,7 +77,17 @@ BENCHES = (
           (("--seconds", "5"), ("--seed", "1"), ("--store", "postgres")), module="hammer"),
 )  # fmt: skip
 """In the order they run; any other benchmark module in bench/ runs after them with its defaults."""
-HELPERS = {"__init__", "performance", "report", "timing", "stores", "synthetic", "workload"}
+HELPERS = {
+    "__init__",
+    "performance",
+    "report",
+    "timing",
+    "stores",
+    "synthetic",
+    "workload",
+    "serving",
+    "loadgen",
+}
 GRACE = 60.0
 """Seconds a benchmark past its time has to clean up (schemas, servers) after SIGINT, before SIGKILL."""
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from bench.http import Server, serving
+from bench.serving import Server, serving
 from domain import events as ev
 from domain.service import Ledger
 from tests.support import opened, postgres_schema, require_postgres
