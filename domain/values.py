@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from enum import StrEnum
@@ -34,8 +35,10 @@ Name = Annotated[
 ]
 
 
+@functools.lru_cache(maxsize=4096)
 def engagement_id(code: str) -> uuid.UUID:
-    """The stream id of an engagement: derived from its code, so a code names one stream."""
+    """The stream id of an engagement: derived from its code, so a code names one stream
+    (remembered for the codes most asked for: every command and read derives it)."""
     return uuid.uuid5(ENGAGEMENT_NAMESPACE, code.strip().upper())
 
 
