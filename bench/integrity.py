@@ -274,29 +274,21 @@ def _verdicts(store: str, passes: Mapping[str, Figures], proofs: Mapping[str, Fi
     return "\n".join(
         [
             f"  {store} {CATCH_UP}: {catch_up:,.0f} events/s (target >= {CATCH_UP_TARGET:,}): "
-            + _verdict(catch_up >= CATCH_UP_TARGET),
+            + report.meets_or_misses(catch_up >= CATCH_UP_TARGET),
             f"  {store} {VERIFY}: {seconds:.1f} s for {events:,} events{scaled} "
-            f"(target < {VERIFY_SECONDS:g} s for {VERIFY_EVENTS:,}): " + _verdict(projected < VERIFY_SECONDS),
+            f"(target < {VERIFY_SECONDS:g} s for {VERIFY_EVENTS:,}): "
+            + report.meets_or_misses(projected < VERIFY_SECONDS),
             f"  {store} {PROOF}: p99 {proof:.2f} ms (target < {PROOF_P99_MS:g} ms): "
-            + _verdict(proof < PROOF_P99_MS),
+            + report.meets_or_misses(proof < PROOF_P99_MS),
         ]
     )
 
 
-def _verdict(met: bool) -> str:
-    return "MEETS" if met else "MISSES"
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.integrity",
-        description="Time Merkle-log catch-up, verify and inclusion proofs beside raw reads.",
-    )
-    parser.add_argument("--events", type=at_least(1), default=1_000_000, help="default 1000000")
-    parser.add_argument("--engagements", type=at_least(1), default=1_000, help="default 1000")
-    parser.add_argument("--store", choices=sorted(STORES), default="both", help="default: both")
-    parser.add_argument(
-        "--rounds", type=at_least(1), default=1, help="rounds of every measurement (default 1)"
+    parser = report.log_parser(
+        "python -m bench.integrity",
+        "Time Merkle-log catch-up, verify and inclusion proofs beside raw reads.",
+        STORES,
     )
     parser.add_argument(
         "--proofs",

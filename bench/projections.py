@@ -270,7 +270,7 @@ def _verdicts(store: str, figures: Mapping[str, Figures], covered: Mapping[str, 
         if name.startswith("catch-up") and name != ALL:
             lines.append(
                 f"  {store} {name}: {f.rate:,.0f} events/s (target >= {CATCH_UP_TARGET:,}): "
-                + _verdict(f.rate >= CATCH_UP_TARGET)
+                + report.meets_or_misses(f.rate >= CATCH_UP_TARGET)
             )
     rebuild, events = figures[REBUILD], covered[REBUILD]
     seconds = statistics.median(events / rate for rate in rebuild.rates)
@@ -278,25 +278,15 @@ def _verdicts(store: str, figures: Mapping[str, Figures], covered: Mapping[str, 
     scaled = "" if events == REBUILD_EVENTS else f", so ~{projected:.0f} s for {REBUILD_EVENTS:,}"
     lines.append(
         f"  {store} {REBUILD}: {seconds:.1f} s for {events:,} events{scaled} "
-        f"(target < {REBUILD_SECONDS:g} s for {REBUILD_EVENTS:,}): " + _verdict(projected < REBUILD_SECONDS)
+        f"(target < {REBUILD_SECONDS:g} s for {REBUILD_EVENTS:,}): "
+        + report.meets_or_misses(projected < REBUILD_SECONDS)
     )
     return "\n".join(lines)
 
 
-def _verdict(met: bool) -> str:
-    return "MEETS" if met else "MISSES"
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.projections",
-        description="Time projection catch-up and rebuild beside reading the log.",
-    )
-    parser.add_argument("--events", type=at_least(1), default=1_000_000, help="default 1000000")
-    parser.add_argument("--engagements", type=at_least(1), default=1_000, help="default 1000")
-    parser.add_argument("--store", choices=sorted(STORES), default="both", help="default: both")
-    parser.add_argument(
-        "--rounds", type=at_least(1), default=1, help="rounds of every measurement (default 1)"
+    parser = report.log_parser(
+        "python -m bench.projections", "Time projection catch-up and rebuild beside reading the log.", STORES
     )
     parser.add_argument(
         "--catch-up-events",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from importlib.metadata import version
 from pathlib import Path
 
-from bench.timing import Figures
+from bench.timing import Figures, at_least
 
 RATIO_TARGET = 0.35
 """The full command path against a raw INSERT + COMMIT, on PostgreSQL."""
@@ -74,6 +75,23 @@ def load_average(when: str) -> str:
     """Other work on the machine shows here: flush times and so every rate follow it."""
     one, five, _ = os.getloadavg()
     return f"load average {when}: {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def meets_or_misses(met: bool) -> str:
+    """The verdict word of the log benchmarks (projections, integrity)."""
+    return "MEETS" if met else "MISSES"
+
+
+def log_parser(prog: str, description: str, stores: Collection[str]) -> argparse.ArgumentParser:
+    """The options every benchmark over a synthetic log of a million events shares."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--events", type=at_least(1), default=1_000_000, help="default 1000000")
+    parser.add_argument("--engagements", type=at_least(1), default=1_000, help="default 1000")
+    parser.add_argument("--store", choices=sorted(stores), default="both", help="default: both")
+    parser.add_argument(
+        "--rounds", type=at_least(1), default=1, help="rounds of every measurement (default 1)"
+    )
+    return parser
 
 
 def _check(figure: str, met: bool) -> str:
