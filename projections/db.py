@@ -179,8 +179,9 @@ class PostgresDB(ProjectionDB):
         self, conninfo: str, schema: str, max_size: int = 4, wait: float = 30.0, ping: bool = False
     ) -> None:
         """``wait``: the longest a caller waits for a connection (a database that is down answers a
-        request with an error after it, not never); ``ping``: check a connection before handing it
-        out, so that one cut by a restart is replaced instead of failing its caller."""
+        request with an error after it, not never); ``ping``: check a connection that sat idle before
+        handing it out, so that one cut by a restart is replaced instead of failing its caller
+        (``domain.pooling``)."""
         self.schema = schema
         self.conninfo = conninfo
         self.ping = ping

@@ -266,14 +266,14 @@ _CHILD_QUERIES = {
     name: f"SELECT * FROM {table} WHERE engagement_id = %s ORDER BY {order}"
     for name, (table, order) in _CHILDREN_ORDER.items()
 }
+_CHILDREN_AS_JSON = ", ".join(
+    f"(SELECT COALESCE(json_agg(c ORDER BY {order}), '[]')::text FROM {table} c"
+    f" WHERE c.engagement_id = e.engagement_id) AS {name}"
+    for name, (table, order) in _CHILDREN_ORDER.items()
+)
 _STATUS_AS_JSON = (
-    "SELECT row_to_json(e)::text AS engagement, {} FROM status_engagements e WHERE engagement_id = %s".format(
-        ", ".join(
-            f"(SELECT COALESCE(json_agg(c ORDER BY {order}), '[]')::text FROM {table} c"
-            f" WHERE c.engagement_id = e.engagement_id) AS {name}"
-            for name, (table, order) in _CHILDREN_ORDER.items()
-        )
-    )
+    f"SELECT row_to_json(e)::text AS engagement, {_CHILDREN_AS_JSON}"
+    " FROM status_engagements e WHERE engagement_id = %s"
 )
 """On PostgreSQL: the status and its children as JSON from one statement, which sees one
 snapshot by itself: one round trip instead of a transaction of six."""
