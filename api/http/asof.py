@@ -18,7 +18,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
-from api.http import examples
+from api.http import examples, problems
 from api.http.commands import Code
 from api.http.deps import LedgerDep, Reader
 from api.http.exports import CHANGELOG_COLUMNS, Instant
@@ -29,7 +29,7 @@ from api.http.tabular import DEFAULT_LIMIT, After, item
 from projections.slips import attributed, series_of
 from replay.asof import History
 
-router = APIRouter(tags=["as-of"])
+router = APIRouter(tags=["as-of"], responses=problems.ANY_ROUTE)
 
 Version = Annotated[
     int | None, Query(ge=1, le=2**62, description="the engagement as it stood at this version")

@@ -53,7 +53,12 @@ def _body(command: type[cmd.Command], *path_fields: str) -> Any:
 
 router = APIRouter(
     tags=["commands"],
-    responses={201: {"model": Recorded}, 200: {"model": Recorded}, **problems.COMMAND_ONLY},
+    responses={
+        201: {"model": Recorded},
+        200: {"model": Recorded},
+        **problems.ANY_ROUTE,
+        **problems.COMMAND_ONLY,
+    },
 )
 
 if TYPE_CHECKING:  # the bodies are built from the commands' own fields at import

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import PlainValidator, WithJsonSchema
 
-from api.http import examples
+from api.http import examples, problems
 from api.http.auth import Role
 from api.http.deps import Reader, ReadModels, Staff
 from api.http.problems import Problem
@@ -25,7 +25,7 @@ from api.http.tabular import PagingDep
 from domain.values import engagement_id
 from projections import audit
 
-router = APIRouter()
+router = APIRouter(tags=["queries"], responses=problems.ANY_ROUTE)
 
 CHANGELOG_COLUMNS = (
     "position", "recorded_at", "effective_on", "type", "category", "subject", "summary", "before",

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.http import problems
 from api.http.commands import Code
 from api.http.deps import Anyone, LedgerDep, Reader, ReadModels, Settings, Staff
 from api.http.problems import Problem
@@ -26,7 +27,7 @@ from replay.checkpoints import Signer, StoredCheckpoint
 from replay.log import MerkleLog, fetcher, leaf_of, tree_size
 from replay.verify import verify
 
-router = APIRouter(tags=["integrity"])
+router = APIRouter(tags=["integrity"], responses=problems.ANY_ROUTE)
 LOG = MerkleLog.name
 
 

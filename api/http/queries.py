@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from api.http import examples, exports
+from api.http import examples, problems
 from api.http.deps import Reader, ReadModels
 from api.http.reading import Seen, Visible, visible_status
 from api.http.recording import etag
@@ -17,7 +17,7 @@ from projections.status import portfolio_async
 
 __all__ = ["Seen", "Visible", "router", "visible_status"]
 
-router = APIRouter(tags=["queries"])
+router = APIRouter(tags=["queries"], responses=problems.ANY_ROUTE)
 
 
 @router.get(
@@ -65,6 +65,3 @@ def slips(status: Visible, db: ReadModels, response: Response) -> Slips:
     response.headers["ETag"] = etag(status.engagement["version"])
     views = {"history": history, "mta": series_of(history), "attribution": attributed(history)}
     return Slips.model_validate(views)
-
-
-router.include_router(exports.router)

@@ -22,14 +22,12 @@ from projections.db import ProjectionDB
 from projections.registry import all_projections
 from projections.status import EngagementStatus, engagement_status, engagement_status_async
 
+MinPosition = Annotated[
+    int | None, Query(ge=0, le=2**62, description="wait (bounded) until the projections saw this position")
+]
 
-async def _seen(
-    request: Request,
-    min_position: Annotated[
-        int | None,
-        Query(ge=0, le=2**62, description="wait (bounded) until the projections saw this position"),
-    ] = None,
-) -> None:
+
+async def _seen(request: Request, min_position: MinPosition = None) -> None:
     """Read-your-writes: wait until the projections have seen ``min_position``.
 
     ``async``: a read that names no position takes no turn in the thread pool for it.
@@ -57,12 +55,15 @@ def visible_status(db: ProjectionDB, code: str, principal: Principal) -> Engagem
     return _fenced(engagement_status(db, code), code, principal)
 
 
-async def _visible(request: Request, code: Code, principal: Reader, _: Seen) -> EngagementStatus:
+async def _visible(
+    request: Request, code: Code, principal: Reader, min_position: MinPosition = None
+) -> EngagementStatus:
     """``visible_status`` as a route's dependency: on PostgreSQL read in the event loop, no thread.
 
     Who asks is checked first, then the wait for ``min_position``, then the read: an engagement
     opened by a write of one's own is found once the projections have seen it.
     """
+    await _seen(request, min_position)  # called, not a dependency: FastAPI pays for each of those
     return _fenced(await engagement_status_async(request.app.state.db, code), code, principal)
 
 

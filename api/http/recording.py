@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.http.auth import Principal
-from api.http.deps import LedgerDep, Pmo
+from api.http.deps import Pmo
 from api.http.idempotency import Answer, IdempotencyKeys, fingerprint
 from api.http.problems import Problem
 from domain import commands as cmd
@@ -98,7 +98,6 @@ def _answer(
 
 async def _desk(
     request: Request,
-    ledger: LedgerDep,
     principal: Pmo,
     if_match: Annotated[str | None, Header(description='only on this version, e.g. "v12"')] = None,
     idempotency_key: Annotated[
@@ -106,6 +105,7 @@ async def _desk(
     ] = None,
 ) -> Desk:
     # async: it only reads headers, so it takes no turn in the thread pool (the route does)
+    ledger: Ledger = request.app.state.ledger
     return Desk(request, ledger, principal, expected_version(if_match), idempotency_key)
 
 
