@@ -129,15 +129,20 @@ def cpu_seconds(roots: Mapping[str, int]) -> dict[str, float]:
     """CPU seconds so far of each root process with its descendants, and of PostgreSQL (Linux /proc).
 
     The root named ``"load generator"`` (this process) is counted without its descendants: they
-    are the server.
+    are the server. PostgreSQL counts its live processes and the backends that have exited (in
+    the postmaster's count of its reaped children), so that a connection closed between two
+    readings takes none of what it used away.
     """
     table: dict[int, tuple[int, str, int]] = {}
+    reaped = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with suppress(OSError, ValueError):
             text = stat.read_text()
             fields = text[text.rindex(")") + 2 :].split()
             comm = text[text.index("(") + 1 : text.rindex(")")]
             table[int(stat.parent.name)] = (int(fields[1]), comm, int(fields[11]) + int(fields[12]))
+            if comm == "postgres":
+                reaped += int(fields[13]) + int(fields[14])
     tick = os.sysconf("SC_CLK_TCK")
     used: dict[str, float] = {}
     for role, root in roots.items():
@@ -146,7 +151,8 @@ def cpu_seconds(roots: Mapping[str, int]) -> dict[str, float]:
             frontier = {pid for pid, (ppid, _, _) in table.items() if ppid in frontier} - tree
             tree |= frontier
         used[role] = sum(table[pid][2] for pid in tree if pid in table) / tick
-    used["PostgreSQL (all backends)"] = sum(t for _, comm, t in table.values() if comm == "postgres") / tick
+    live = sum(t for _, comm, t in table.values() if comm == "postgres")
+    used["PostgreSQL (all backends)"] = (live + reaped) / tick
     with suppress(OSError, ValueError):
         user, nice, system, _, _, irq, softirq = map(int, Path("/proc/stat").read_text().split()[1:8])
         used[MACHINE] = (user + nice + system + irq + softirq) / tick
