@@ -100,85 +100,85 @@ else:
 
 
 @router.post("/engagements", status_code=201, summary="Open an engagement")
-async def open_engagement(body: OpenBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.OpenEngagement(**body.model_dump()), created=True)
+def open_engagement(body: OpenBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.OpenEngagement(**body.model_dump()), created=True)
 
 
 @router.post("/engagements/{code}/manager", summary="Assign the engagement's manager")
-async def assign_manager(code: Code, body: ManagerBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.AssignManager(code=code, **body.model_dump()))
+def assign_manager(code: Code, body: ManagerBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.AssignManager(code=code, **body.model_dump()))
 
 
 @router.post("/engagements/{code}/hold", summary="Put the engagement on hold (reason required)")
-async def put_on_hold(code: Code, body: HoldBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.PutOnHold(code=code, **body.model_dump()))
+def put_on_hold(code: Code, body: HoldBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.PutOnHold(code=code, **body.model_dump()))
 
 
 @router.post("/engagements/{code}/resume", summary="Resume an engagement on hold")
-async def resume(code: Code, body: ResumeBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.Resume(code=code, **body.model_dump()))
+def resume(code: Code, body: ResumeBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.Resume(code=code, **body.model_dump()))
 
 
 @router.post("/engagements/{code}/close", summary="Close the engagement for good (reason required)")
-async def close(code: Code, body: CloseBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.CloseEngagement(code=code, **body.model_dump()))
+def close(code: Code, body: CloseBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.CloseEngagement(code=code, **body.model_dump()))
 
 
 @router.post("/engagements/{code}/scope-items", status_code=201, summary="Add a scope item")
-async def add_scope_item(code: Code, body: AddScopeBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.AddScopeItem(code=code, **body.model_dump()), created=True)
+def add_scope_item(code: Code, body: AddScopeBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.AddScopeItem(code=code, **body.model_dump()), created=True)
 
 
 @router.post("/engagements/{code}/scope-items/{key}/revise", summary="Revise a scope item")
-async def revise_scope_item(code: Code, key: Key, body: ReviseScopeBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.ReviseScopeItem(code=code, key=key, **body.model_dump()))
+def revise_scope_item(code: Code, key: Key, body: ReviseScopeBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.ReviseScopeItem(code=code, key=key, **body.model_dump()))
 
 
 @router.post("/engagements/{code}/scope-items/{key}/remove", summary="Remove a scope item")
-async def remove_scope_item(code: Code, key: Key, body: RemoveScopeBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.RemoveScopeItem(code=code, key=key, **body.model_dump()))
+def remove_scope_item(code: Code, key: Key, body: RemoveScopeBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.RemoveScopeItem(code=code, key=key, **body.model_dump()))
 
 
 @router.post("/engagements/{code}/milestones", status_code=201, summary="Plan a milestone")
-async def plan_milestone(code: Code, body: PlanBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.PlanMilestone(code=code, **body.model_dump()), created=True)
+def plan_milestone(code: Code, body: PlanBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.PlanMilestone(code=code, **body.model_dump()), created=True)
 
 
 @router.post("/engagements/{code}/milestones/{key}/reschedule", summary="Move a milestone's forecast")
-async def reschedule_milestone(code: Code, key: Key, body: RescheduleBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.RescheduleMilestone(code=code, key=key, **body.model_dump()))
+def reschedule_milestone(code: Code, key: Key, body: RescheduleBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.RescheduleMilestone(code=code, key=key, **body.model_dump()))
 
 
 @router.post("/engagements/{code}/milestones/{key}/rebaseline", summary="Move a milestone's baseline")
-async def rebaseline_milestone(code: Code, key: Key, body: RebaselineBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.RebaselineMilestone(code=code, key=key, **body.model_dump()))
+def rebaseline_milestone(code: Code, key: Key, body: RebaselineBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.RebaselineMilestone(code=code, key=key, **body.model_dump()))
 
 
 @router.post("/engagements/{code}/milestones/{key}/achieve", summary="Record a milestone achieved")
-async def achieve_milestone(code: Code, key: Key, body: AchieveBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.AchieveMilestone(code=code, key=key, **body.model_dump()))
+def achieve_milestone(code: Code, key: Key, body: AchieveBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.AchieveMilestone(code=code, key=key, **body.model_dump()))
 
 
 @router.post("/engagements/{code}/milestones/{key}/cancel", summary="Cancel a milestone")
-async def cancel_milestone(code: Code, key: Key, body: CancelBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.CancelMilestone(code=code, key=key, **body.model_dump()))
+def cancel_milestone(code: Code, key: Key, body: CancelBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.CancelMilestone(code=code, key=key, **body.model_dump()))
 
 
 @router.post("/engagements/{code}/tasks", status_code=201, summary="Add a task")
-async def add_task(code: Code, body: AddTaskBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.AddTask(code=code, **body.model_dump()), created=True)
+def add_task(code: Code, body: AddTaskBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.AddTask(code=code, **body.model_dump()), created=True)
 
 
 @router.post("/engagements/{code}/tasks/{key}/status", summary="Move a task to another status")
-async def change_task_status(code: Code, key: Key, body: StatusBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.ChangeTaskStatus(code=code, key=key, **body.model_dump()))
+def change_task_status(code: Code, key: Key, body: StatusBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.ChangeTaskStatus(code=code, key=key, **body.model_dump()))
 
 
 @router.post("/engagements/{code}/tasks/{key}/assign", summary="Assign (or unassign) a task")
-async def assign_task(code: Code, key: Key, body: AssignBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.AssignTask(code=code, key=key, **body.model_dump()))
+def assign_task(code: Code, key: Key, body: AssignBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.AssignTask(code=code, key=key, **body.model_dump()))
 
 
 @router.post("/engagements/{code}/tasks/{key}/reschedule", summary="Move a task's due date")
-async def reschedule_task(code: Code, key: Key, body: TaskDateBody, desk: DeskDep) -> Response:
-    return await desk.record(cmd.RescheduleTask(code=code, key=key, **body.model_dump()))
+def reschedule_task(code: Code, key: Key, body: TaskDateBody, desk: DeskDep) -> Response:
+    return desk.record(cmd.RescheduleTask(code=code, key=key, **body.model_dump()))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Annotated, Any
 
@@ -68,24 +67,17 @@ class Desk:
         self.expected = expected
         self.idempotency_key = idempotency_key
 
-    async def record(self, command: cmd.Command, created: bool = False) -> Response:
-        """Record ``command`` in a worker thread (the store blocks) and answer what it recorded.
-
-        The thread is the event loop's default executor's: the hop to anyio's, where FastAPI runs
-        a ``def`` route, costs a command 5% more instructions.
-        """
-        answer = await asyncio.get_running_loop().run_in_executor(None, self._answer, command, created)
-        return Response(answer.body, answer.status, answer.headers, media_type="application/json")
-
-    def _answer(self, command: cmd.Command, created: bool) -> Answer:
+    def record(self, command: cmd.Command, created: bool = False) -> Response:
         def run() -> Answer:
             return _answer(self.ledger, command, self.principal, self.expected, created)
 
         if self.idempotency_key is None:
-            return run()
-        keys: IdempotencyKeys = self.request.app.state.idempotency
-        print_ = fingerprint("POST", self.request.url.path, command.model_dump_json().encode())
-        return keys.once(self.principal.sub, self.idempotency_key, print_ + str(self.expected), run)
+            answer = run()
+        else:
+            keys: IdempotencyKeys = self.request.app.state.idempotency
+            print_ = fingerprint("POST", self.request.url.path, command.model_dump_json().encode())
+            answer = keys.once(self.principal.sub, self.idempotency_key, print_ + str(self.expected), run)
+        return Response(answer.body, answer.status, answer.headers, media_type="application/json")
 
 
 def _answer(
@@ -112,7 +104,7 @@ async def _desk(
         str | None, Header(max_length=200, description="a retry with this key records nothing twice")
     ] = None,
 ) -> Desk:
-    # async: it only reads headers, so it takes no turn in a thread (recording does)
+    # async: it only reads headers, so it takes no turn in the thread pool (the route does)
     ledger: Ledger = request.app.state.ledger
     return Desk(request, ledger, principal, expected_version(if_match), idempotency_key)
 
