@@ -120,7 +120,8 @@ def _post(app: FastAPI, request: tuple[str, bytes], token: str) -> Coroutine[Any
 
 
 async def _call(app: FastAPI, method: str, path: str, token: str, body: bytes = b"") -> None:
-    """One request through the ASGI interface, as uvicorn would make it; refused if not a 2xx."""
+    """One request through the ASGI interface, as uvicorn would make it; refused if not a 2xx.
+    (Not through httpx's ASGI transport: the client's own work would be counted with the app's.)"""
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
         "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",

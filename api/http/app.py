@@ -76,7 +76,6 @@ def create_app(settings: HttpSettings | None = None, store: Mapping[str, str] | 
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses=problems.ANY_ROUTE,
     )
     problems.install(app)
     # The routes are the app's own, not included routers': FastAPI matches an included router's

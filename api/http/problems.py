@@ -76,7 +76,8 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 ANY_ROUTE = documented(401, 403, 404, 422, 503)
-"""What any route may answer besides its own success."""
+"""What any route may answer besides its own success: every API router documents it (their routes
+are the app's own, so an app-wide default would reach none of them)."""
 COMMAND_ONLY = documented(400, 409, 412, 413)
 """What only a command (a body, a version to match, rules to break) may answer besides."""
 
