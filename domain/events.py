@@ -56,6 +56,9 @@ class Event(Stored):
     internal_note: str | None = None
     change_ref: str | None = None
     effective_on: date | None = None
+    request_id: str | None = None
+    """Set by the application when the command came with an idempotency key: the request's id, so
+    that a retry after a crash finds what its first try recorded (stored only when set)."""
 
 
 class EngagementSnapshot(Stored):

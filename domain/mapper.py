@@ -54,6 +54,8 @@ class LedgerMapper(Mapper[UUID]):
         state = event.model_dump(mode="json", exclude={"originator_id", "originator_version"})
         if event.class_version > 1:
             state["class_version"] = event.class_version
+        if state.get("request_id") is None:
+            state.pop("request_id", None)  # most events have none: their bytes stay as they were
         note = state.pop("internal_note", None)
         data = self.transcoder.encode(state)
         if note is not None:

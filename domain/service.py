@@ -21,7 +21,7 @@ from domain.commands import Command
 from domain.decide import Context, decide
 from domain.mapper import LedgerMapper, OrjsonTranscoder
 from domain.state import Engagement, fold
-from domain.store import make_append_only, schema_lock, stream_lock
+from domain.store import make_append_only, read_stream, schema_lock, stream_lock
 from domain.values import engagement_id
 
 Clock = Callable[[], datetime]
@@ -42,6 +42,21 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass
+class Tries:
+    """A command's request id (from an idempotency key), and where its earlier tries may show.
+
+    Events after version ``unsearched_after`` may hold an earlier try of the same request; ``None``
+    while no other try can have run. A retry that takes over from a try that vanished (a crash)
+    starts at 0, so the whole stream is searched once; every try, after losing a race, searches
+    what was recorded since the state it decided on. Two tries of one request, alive at once,
+    thus never both record: the store lets only one of them save on a version.
+    """
+
+    request_id: str | None = None
+    unsearched_after: int | None = None
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a command recorded: the engagement's version after it and the log position."""
@@ -49,6 +64,8 @@ class Outcome:
     version: int
     position: int | None
     events: list[ev.Event] = field(default_factory=list)
+    earlier: bool = False
+    """Recorded by an earlier try of the same request, found in the stream, not by this one."""
 
 
 class Ledger(Application[UUID]):
@@ -100,41 +117,54 @@ class Ledger(Application[UUID]):
             compressor=self.factory.compressor(),
         )
 
-    def execute(self, command: Command, actor: str, expected_version: int | None = None) -> Outcome:
+    def execute(
+        self,
+        command: Command,
+        actor: str,
+        expected_version: int | None = None,
+        request_id: str | None = None,
+        retried: bool = False,
+    ) -> Outcome:
         """Record ``command`` on behalf of ``actor``; with ``expected_version``, only on that version.
 
         Without an expected version a lost race is retried on fresh state, so concurrent
-        writers never overwrite each other; with one, it is refused instead.
+        writers never overwrite each other; with one, it is refused instead. The events carry
+        ``request_id``; when an earlier try of that request may have been recorded (``retried``),
+        what it recorded is answered instead of recording the command again.
         """
+        tries = Tries(request_id, 0 if retried and request_id else None)
         with self._stream_locks[hash(command.code) % len(self._stream_locks)]:
-            return self._execute(command, actor, expected_version)
+            return self._execute(command, actor, expected_version, tries)
 
-    def _execute(self, command: Command, actor: str, expected_version: int | None) -> Outcome:
-        outcome = self._attempt_on_recent(command, actor, expected_version)
-        outcome = outcome or self._attempt(command, actor, expected_version)
+    def _execute(self, command: Command, actor: str, expected_version: int | None, tries: Tries) -> Outcome:
+        outcome = self._attempt_on_recent(command, actor, expected_version, tries)
+        outcome = outcome or self._attempt(command, actor, expected_version, tries)
         if outcome is not None:
             return outcome
         # Another process won the race. Queue behind the others on a database lock for
         # this engagement, so that retries take turns instead of colliding again.
         with self._contended, stream_lock(self.recorder, engagement_id(command.code)):
             for attempt in range(self.max_attempts):
-                outcome = self._attempt(command, actor, expected_version)
+                outcome = self._attempt(command, actor, expected_version, tries)
                 if outcome is not None:
                     return outcome
                 time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))  # noqa: S311
         raise errors.TooManyConcurrentWriters(f"{command.code} kept changing; nothing recorded")
 
     def _attempt_on_recent(
-        self, command: Command, actor: str, expected_version: int | None
+        self, command: Command, actor: str, expected_version: int | None, tries: Tries
     ) -> Outcome | None:
         """Decide on the state this process last wrote, without reading the store.
 
         The store's uniqueness of (engagement, version) makes this safe: if another process
         wrote meanwhile, the save conflicts and nothing is recorded. Only a successful save
-        is trusted; a refusal or a no-op is judged again on fresh state (``None``).
+        is trusted; a refusal or a no-op is judged again on fresh state (``None``). A retried
+        request is judged on the store, where its earlier try may show.
         """
         state = self._recent.get(engagement_id(command.code))
         if state is None or (expected_version is not None and state.version != expected_version):
+            return None
+        if tries.unsearched_after is not None:
             return None
         try:
             new_events = decide(state, command, Context(actor=actor, now=self.clock()))
@@ -142,12 +172,16 @@ class Ledger(Application[UUID]):
             return None
         if not new_events:
             return None
-        return self._save_decision(command, state, new_events, expected_version)
+        return self._save_decision(command, state, new_events, expected_version, tries)
 
-    def _attempt(self, command: Command, actor: str, expected_version: int | None) -> Outcome | None:
+    def _attempt(
+        self, command: Command, actor: str, expected_version: int | None, tries: Tries
+    ) -> Outcome | None:
         """Load, decide and save once; ``None`` if another writer saved first."""
         state = self.engagement_or_none(command.code)
         current = state.version if state else 0
+        if earlier := self._earlier_try(command.code, tries, current):
+            return earlier
         if expected_version is not None and current != expected_version:
             raise errors.ExpectedVersionMismatch(
                 f"{command.code} is at version {current}, not {expected_version}"
@@ -155,7 +189,7 @@ class Ledger(Application[UUID]):
         new_events = decide(state, command, Context(actor=actor, now=self.clock()))
         if not new_events:
             return Outcome(version=current, position=None)
-        return self._save_decision(command, state, new_events, expected_version)
+        return self._save_decision(command, state, new_events, expected_version, tries)
 
     def _save_decision(
         self,
@@ -163,16 +197,22 @@ class Ledger(Application[UUID]):
         state: Engagement | None,
         new_events: list[ev.Event],
         expected_version: int | None,
+        tries: Tries,
     ) -> Outcome | None:
+        if tries.request_id is not None:
+            new_events = [e.model_copy(update={"request_id": tries.request_id}) for e in new_events]
+            tries.unsearched_after = state.version if state else 0
         try:
             recordings = self.save(*new_events)
         except IntegrityError:
             self._recent.pop(new_events[0].originator_id, None)
-            if expected_version is not None:
-                raise errors.ExpectedVersionMismatch(
-                    f"{command.code} changed while this command was decided"
-                ) from None
-            return None
+            if expected_version is None:
+                return None
+            if earlier := self._earlier_try(command.code, tries, new_events[0].originator_version):
+                return earlier
+            raise errors.ExpectedVersionMismatch(
+                f"{command.code} changed while this command was decided"
+            ) from None
         after = fold(state, new_events)
         assert after is not None
         self._remember(after)
@@ -182,6 +222,23 @@ class Ledger(Application[UUID]):
             position=recordings[-1].notification.id,
             events=new_events,
         )
+
+    def _earlier_try(self, code: str, tries: Tries, reached: int) -> Outcome | None:
+        """What an earlier try of this request recorded, if the stream (known to have ``reached``
+        that version) shows it; else ``None``, and the stream up to there holds none of it."""
+        after = tries.unsearched_after
+        if tries.request_id is None or after is None or reached <= after:
+            return None
+        found = [
+            (position, event)
+            for position, stored in read_stream(self.recorder, engagement_id(code), after)
+            if (event := cast(ev.Event, self.mapper.to_domain_event(stored))).request_id == tries.request_id
+        ]
+        if not found:
+            tries.unsearched_after = reached
+            return None
+        position, last = found[-1]
+        return Outcome(last.originator_version, position, [event for _, event in found], earlier=True)
 
     def _remember(self, state: Engagement) -> None:
         self._keep_in_cache(state)

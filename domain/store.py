@@ -215,6 +215,22 @@ def read_log(recorder: Recorder, after: int, limit: int) -> list[tuple[int, Stor
     raise TypeError(f"no log reader for {type(recorder).__name__}")
 
 
+def read_stream(recorder: Recorder, stream_id: UUID, after: int) -> list[tuple[int, StoredEvent]]:
+    """The stream's stored events after version ``after``, in order, each with its log position
+    (which the library's ``select_events`` leaves out)."""
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        statement = (
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {recorder.events_table_name}"
+            f" WHERE originator_id = ? AND originator_version > ? ORDER BY originator_version"
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, [stream_id.hex, after])
+            return [(r[0], StoredEvent(r[1], r[2], r[3], r[4])) for r in cursor.fetchall()]
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return cast(list[tuple[int, StoredEvent]], _read_postgres_stream(recorder, stream_id, after))
+    raise TypeError(f"no stream reader for {type(recorder).__name__}")
+
+
 OUTAGE_ATTEMPTS = 2
 """Tries of a statement whose connection failed. A connection cut by a restart is found out by the
 pool's pre-ping, so a second try covers a dropped one; the library's ten tries, each waiting for a
@@ -231,6 +247,19 @@ def _read_postgres_log(
     ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
     with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
         cursor.execute(statement, (after, limit), prepare=True)
+        return [(r[0], StoredEvent(r[1], r[2], r[3], bytes(r[4]))) for r in cursor.fetchall()]
+
+
+@retry((InterfaceError, OperationalError), max_attempts=OUTAGE_ATTEMPTS, wait=0.2)
+def _read_postgres_stream(
+    recorder: PostgresApplicationRecorder, stream_id: UUID, after: int
+) -> list[tuple[int, StoredEvent]]:
+    statement = sql.SQL(
+        "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {}.{}"
+        " WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version"
+    ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
+    with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+        cursor.execute(statement, (stream_id, after))
         return [(r[0], StoredEvent(r[1], r[2], r[3], bytes(r[4]))) for r in cursor.fetchall()]
 
 

@@ -25,6 +25,7 @@ _COMMON = frozenset(
         "internal_note",
         "change_ref",
         "effective_on",
+        "request_id",
     }
 )
 _DATE_MEANS = {

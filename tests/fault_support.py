@@ -112,6 +112,8 @@ class Site:
 
     store: dict[str, str]
     folder: Path
+    settings: dict[str, str] = field(default_factory=dict)
+    """``LEDGER_*`` settings of the processes, beside the token secret."""
     port: int = field(default_factory=free_port)
     started: list[Ledgerd] = field(default_factory=list)
 
@@ -122,7 +124,7 @@ class Site:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED)}
         store = {} if "SQLITE_DBNAME" in self.store else self.store
-        return env | store | {"LEDGER_JWT_SECRET": SECRET}
+        return env | store | self.settings | {"LEDGER_JWT_SECRET": SECRET}
 
     def data(self) -> list[str]:
         if "SQLITE_DBNAME" in self.store:
@@ -200,10 +202,10 @@ def _answers(http: httpx.Client) -> bool:
 
 
 @contextmanager
-def site(store: Mapping[str, str], folder: Path) -> Iterator[Site]:
+def site(store: Mapping[str, str], folder: Path, **settings: str) -> Iterator[Site]:
     """A site whose processes are all stopped at the end, whatever happens."""
     folder.mkdir(parents=True, exist_ok=True)
-    here = Site(dict(store), folder)
+    here = Site(dict(store), folder, settings)
     try:
         yield here
     finally:
@@ -280,7 +282,8 @@ class Command:
 
 class Traffic:
     """Client threads: writers add tasks (retrying the same command with the same key while no
-    answer comes), readers read the status and the portfolio; all until stopped."""
+    answer comes, or while the key is busy), readers read the status and the portfolio; all until
+    stopped."""
 
     def __init__(
         self, url: str, codes: Sequence[str], writers: int, readers: int = 0, timeout: float = 30,
@@ -327,16 +330,18 @@ class Traffic:
                 self._send(http, command, f"w{n}-{k}")
 
     def _send(self, http: httpx.Client, command: Command, key: str) -> None:
-        """Send until an answer comes (the same body and key each time), or the traffic stops."""
+        """Send until an answer comes (the same body and key each time), or the traffic stops. A key
+        still held by a try the API lost is sent again after the Retry-After the answer gives."""
         headers = {"Idempotency-Key": key}
         while not self._stop.is_set():
             answer = timed(
                 http, "command", f"/engagements/{command.code}/tasks", {"title": command.title}, headers
             )
             command.answers.append(answer)
-            if answer.status or not self.retry_unanswered:
+            busy = answer.rule == "IdempotencyKeyBusy"
+            if (answer.status and not busy) or not self.retry_unanswered:
                 return
-            self._stop.wait(0.05)
+            self._stop.wait(float(answer.retry_after or 0.05))
 
     def _read(self, n: int) -> None:
         paths = [f"/engagements/{code}" for code in self.codes] + ["/engagements"]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 from fastapi import FastAPI
@@ -26,6 +27,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from api.http import idempotency
 from api.http.app import create_app
 from api.http.auth import Tokens
 from api.http.settings import HttpSettings
@@ -34,6 +36,7 @@ from domain import errors
 from domain.service import Ledger
 from domain.store import sqlite_env
 from domain.values import TaskStatus
+from projections.db import open_projection_db
 from tests.principals import ACME, AUDITOR, PMO, SAM, Who
 from tests.support import postgres_schema
 
@@ -730,3 +733,98 @@ def test_a_retry_while_the_first_request_is_still_running_is_told_so(
     replay = api.post(f"{E}/hold", body, headers=headers)
     assert replay.headers["Idempotent-Replay"] == "true"
     assert api.types() == ["EngagementOpened", "EngagementPutOnHold"]
+
+
+# A try that failed or vanished after taking its key: the retry looks whether it was recorded.
+
+ADD_SCRIPTS, SCRIPTS_KEY = {"title": "Write UAT scripts"}, _with_key("add-scripts-1")
+CUT = psycopg.OperationalError("server closed the connection unexpectedly")
+
+
+@contextmanager
+def _cut_off(api: Api, monkeypatch: pytest.MonkeyPatch, after_recording: bool) -> Iterator[None]:
+    """Commands fail as if the connection were cut: before anything is recorded, or once it is."""
+    execute: Callable[..., Any] = api.ledger.execute
+
+    def cut(*args: Any, **kwargs: Any) -> Any:
+        if after_recording:
+            execute(*args, **kwargs)
+        raise CUT
+
+    with monkeypatch.context() as patch:
+        patch.setattr(api.ledger, "execute", cut)
+        yield
+
+
+def _one_task_recorded(api: Api, answer: httpx.Response) -> None:
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["version"], answer.json()["key"]) == (2, "write-uat-scripts")
+    assert answer.json()["position"] == api.head()
+    assert api.types() == ["EngagementOpened", "TaskAdded"]
+
+
+@pytest.mark.parametrize("after_recording", [True, False], ids=["after recording", "before recording"])
+def test_a_retry_after_a_try_was_cut_off_records_the_command_exactly_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch, after_recording: bool
+) -> None:
+    api.post("/engagements", opening())
+    with _cut_off(api, monkeypatch, after_recording):
+        cut = api.post(f"{E}/tasks", ADD_SCRIPTS, headers=SCRIPTS_KEY)
+    assert_problem(cut, 503, "DatabaseUnavailable")
+
+    retry = api.post(f"{E}/tasks", ADD_SCRIPTS, headers=SCRIPTS_KEY)
+
+    _one_task_recorded(api, retry)
+    assert ("Idempotent-Replay" in retry.headers) is after_recording
+    again = api.post(f"{E}/tasks", ADD_SCRIPTS, headers=SCRIPTS_KEY)
+    assert (again.content, again.headers["Idempotent-Replay"]) == (retry.content, "true")
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"], indirect=True)
+def test_a_key_whose_try_vanished_after_recording_is_taken_over_once_its_lease_runs_out(
+    store: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(store, tmp_path / "http", embedded_projections=False, idempotency_lease_seconds=0.5) as api:
+        api.post("/engagements", opening())
+        # A killed process neither answers nor lets go of its key.
+        monkeypatch.setattr(api.app.state.idempotency, "_let_go", lambda *_, **__: None)
+        with _cut_off(api, monkeypatch, after_recording=True):
+            api.post(f"{E}/tasks", ADD_SCRIPTS, headers=SCRIPTS_KEY)
+        taken_over = time.monotonic() + 0.5
+
+        busy = api.post(f"{E}/tasks", ADD_SCRIPTS, headers=SCRIPTS_KEY)
+        assert_problem(busy, 409, "IdempotencyKeyBusy")
+        assert busy.headers["Retry-After"] == "1"
+        while (retry := api.post(f"{E}/tasks", ADD_SCRIPTS, headers=SCRIPTS_KEY)).status_code == 409:
+            assert time.monotonic() < taken_over + 5, "the key was never taken over"
+            time.sleep(0.05)
+
+        assert time.monotonic() >= taken_over
+        _one_task_recorded(api, retry)
+        assert retry.headers["Idempotent-Replay"] == "true"
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"], indirect=True)
+def test_a_key_left_without_an_answer_before_keys_had_leases_is_taken_over_at_once(
+    store: dict[str, str],
+) -> None:
+    with Ledger(store) as ledger:
+        db = open_projection_db(ledger.settings)
+    try:
+        with db.transaction() as tx:
+            tx.execute(idempotency.SCHEMA)  # the table as it was made before
+            tx.execute("INSERT INTO idempotency_keys (principal, key, fingerprint) VALUES ('dana', 'k', 'f')")
+        idempotency.IdempotencyKeys(db)
+        keys = idempotency.IdempotencyKeys(db)  # made twice, as each API worker does
+        told: list[bool] = []
+
+        def run(retried: bool) -> idempotency.Answer:
+            told.append(retried)
+            return idempotency.Answer(200, b"{}", {})
+
+        assert keys.once("dana", "k", "f", run).status == 200
+        assert told == [True]
+        assert keys.once("dana", "k", "f", run).headers == {"Idempotent-Replay": "true"}
+        assert told == [True]
+    finally:
+        db.close()

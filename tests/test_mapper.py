@@ -50,6 +50,15 @@ def test_the_stored_state_is_plain_json_without_the_stream_identity() -> None:
     assert state["actor"] == "dana"
 
 
+def test_a_request_id_is_stored_only_on_the_events_that_carry_one() -> None:
+    plain = when(None, opened())[0]
+    keyed = plain.model_copy(update={"request_id": "3f2a9c"})
+    assert "request_id" not in orjson.loads(mapper().to_stored_event(plain).state)
+    assert orjson.loads(mapper().to_stored_event(keyed).state)["request_id"] == "3f2a9c"
+    assert mapper().to_domain_event(mapper().to_stored_event(keyed)) == keyed
+    assert mapper().to_domain_event(mapper().to_stored_event(plain)) == plain
+
+
 def test_an_unknown_topic_is_refused_with_a_clear_error() -> None:
     stored = StoredEvent(originator_id=uuid4(), originator_version=1, topic="gone:Event", state=b"{}")
     with pytest.raises(MapperDeserialisationError, match="gone:Event"):

@@ -43,7 +43,7 @@ def create_app(settings: HttpSettings | None = None, store: Mapping[str, str] | 
         app.state.settings, app.state.ledger, app.state.db, app.state.runner = settings, ledger, db, runner
         app.state.tokens = Tokens(settings)
         app.state.signer = load_signer(settings.data_dir)
-        app.state.idempotency = IdempotencyKeys(db)
+        app.state.idempotency = IdempotencyKeys(db, settings.idempotency_lease_seconds)
         stop = threading.Event()
         embedded = settings.embedded_projections
         if embedded is None:

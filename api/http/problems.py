@@ -57,7 +57,8 @@ _MEANING = {
     401: "No bearer token, or one that was refused",
     403: "The token's role may not do this",
     404: "No such route, engagement or item (or not one this token may see)",
-    409: "The engagement's state refuses the command (closed, achieved, illegal transition, ...)",
+    409: "The engagement's state refuses the command (closed, achieved, illegal transition, ...), or"
+    " the first request with this Idempotency-Key still runs (send it again after Retry-After seconds)",
     412: "If-Match named a version the engagement has moved past",
     413: "The body is over the size limit",
     422: "The input breaks a rule or a schema (missing reason, wrong type, unknown field, ...)",

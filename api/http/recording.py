@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.http.auth import Principal
 from api.http.deps import Pmo
-from api.http.idempotency import Answer, IdempotencyKeys, fingerprint
+from api.http.idempotency import Answer, IdempotencyKeys, fingerprint, request_id
 from api.http.problems import Problem
 from domain import commands as cmd
 from domain.service import Ledger, Outcome
@@ -68,22 +68,35 @@ class Desk:
         self.idempotency_key = idempotency_key
 
     def record(self, command: cmd.Command, created: bool = False) -> Response:
-        def run() -> Answer:
-            return _answer(self.ledger, command, self.principal, self.expected, created)
-
         if self.idempotency_key is None:
-            answer = run()
+            answer = _answer(self.ledger, command, self.principal, self.expected, created)
         else:
             keys: IdempotencyKeys = self.request.app.state.idempotency
             print_ = fingerprint("POST", self.request.url.path, command.model_dump_json().encode())
-            answer = keys.once(self.principal.sub, self.idempotency_key, print_ + str(self.expected), run)
+            print_ += str(self.expected)
+            request = request_id(self.principal.sub, self.idempotency_key, print_)
+
+            def run(retried: bool) -> Answer:
+                return _answer(self.ledger, command, self.principal, self.expected, created, request, retried)
+
+            answer = keys.once(self.principal.sub, self.idempotency_key, print_, run)
         return Response(answer.body, answer.status, answer.headers, media_type="application/json")
 
 
 def _answer(
-    ledger: Ledger, command: cmd.Command, principal: Principal, expected: int | None, created: bool
+    ledger: Ledger,
+    command: cmd.Command,
+    principal: Principal,
+    expected: int | None,
+    created: bool,
+    request: str | None = None,
+    retried: bool = False,
 ) -> Answer:
-    outcome: Outcome = ledger.execute(command, actor=principal.sub, expected_version=expected)
+    """``command`` recorded (``request``: the id its events carry; ``retried``: an earlier try of it
+    may have been recorded already) and the answer to send."""
+    outcome: Outcome = ledger.execute(
+        command, actor=principal.sub, expected_version=expected, request_id=request, retried=retried
+    )
     first = outcome.events[0] if outcome.events else None
     body = Recorded(
         code=command.code,
@@ -93,7 +106,8 @@ def _answer(
         recorded=[type(e).__name__ for e in outcome.events],
     )
     status = 201 if created and outcome.events else 200
-    return Answer(status, orjson.dumps(body.model_dump()), {"ETag": etag(outcome.version)})
+    headers = {"ETag": etag(outcome.version)} | ({"Idempotent-Replay": "true"} if outcome.earlier else {})
+    return Answer(status, orjson.dumps(body.model_dump()), headers)
 
 
 async def _desk(

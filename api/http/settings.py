@@ -24,6 +24,9 @@ class HttpSettings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     read_wait_seconds: float = 5.0
     """The longest a query waits for ``min_position``."""
+    idempotency_lease_seconds: float = 10.0
+    """How long a command sent with an ``Idempotency-Key`` holds the key before a retry may take over
+    (and look whether it was recorded): a try that crashed never lets go of it."""
     checkpoint_seconds: float = 300.0
     """How often the embedded set-up (or ``ledger worker``) signs a checkpoint, if the log grew."""
     embedded_projections: bool | None = None
