@@ -75,6 +75,8 @@ BENCHES = (
     Bench("hammer-postgres", "the same on PostgreSQL: two API workers and a projection worker",
           (("--seconds", "30"), ("--seed", "1"), ("--store", "postgres")),
           (("--seconds", "5"), ("--seed", "1"), ("--store", "postgres")), module="hammer"),
+    Bench("instructions", "instructions per request through the API beside the direct call (valgrind)", (),
+          (("--requests", "20"),)),
 )  # fmt: skip
 """In the order they run; any other benchmark module in bench/ runs after them with its defaults."""
 HELPERS = {
