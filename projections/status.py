@@ -241,18 +241,28 @@ def _decoded(row: Row) -> Row:
     return {**row, "tasks_by_status": orjson.loads(row["tasks_by_status"])}
 
 
-def portfolio(db: ProjectionDB, client_id: str | None = None) -> list[Row]:
-    """Every engagement's status row (only ``client_id``'s, if given), by code."""
-    return [_decoded(row) for row in db.query(*_portfolio_query(client_id))]
+def portfolio(
+    db: ProjectionDB, client_id: str | None = None, after: str | None = None, limit: int | None = None
+) -> list[Row]:
+    """Every engagement's status row (only ``client_id``'s, if given), by code; with ``after`` and
+    ``limit``, the first ``limit`` rows whose codes sort after ``after`` (keyset paging)."""
+    return [_decoded(row) for row in db.query(*_portfolio_query(client_id, after, limit))]
 
 
-async def portfolio_async(db: ProjectionDB, client_id: str | None = None) -> list[Row]:
+async def portfolio_async(
+    db: ProjectionDB, client_id: str | None = None, after: str | None = None, limit: int | None = None
+) -> list[Row]:
     """``portfolio`` for a coroutine."""
-    return [_decoded(row) for row in await db.query_async(*_portfolio_query(client_id))]
+    return [_decoded(row) for row in await db.query_async(*_portfolio_query(client_id, after, limit))]
 
 
-def _portfolio_query(client_id: str | None) -> tuple[str, list[str]]:
-    where, params = ("WHERE client_id = %s", [client_id]) if client_id is not None else ("", [])
+def _portfolio_query(client_id: str | None, after: str | None, limit: int | None) -> tuple[str, list[Any]]:
+    wanted = {"client_id = %s": client_id, "code > %s": after}
+    clauses = [clause for clause, value in wanted.items() if value is not None]
+    params: list[Any] = [value for value in wanted.values() if value is not None]
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    if limit is not None:
+        return f"SELECT * FROM status_engagements {where} ORDER BY code LIMIT %s", [*params, limit]
     return f"SELECT * FROM status_engagements {where} ORDER BY code", params
 
 

@@ -110,6 +110,54 @@ def live(store: dict[str, str], tmp_path: Path) -> Iterator[Api]:
     yield from _api(store, tmp_path / "http", embedded_projections=True, read_wait_seconds=0.5)
 
 
+@pytest.fixture
+def many(store: dict[str, str], tmp_path: Path) -> Iterator[Api]:
+    """Seven engagements, five of them ACME's and two Globex's, projected, served."""
+    with Ledger(store) as ledger:
+        for n, client in enumerate(["acme", "globex", "acme", "acme", "globex", "acme", "acme"]):
+            ledger.execute(opened(code=f"E{n}-{client.upper()}", client_id=client), PMO.sub)
+    yield from _api(store, tmp_path / "http", embedded_projections=False)
+
+
+# The portfolio
+
+
+@pytest.mark.parametrize(("who", "limit", "sizes"), [
+    (PMO, 2, [2, 2, 2, 1]), (PMO, 7, [7]), (PMO, 500, [7]), (ACME, 2, [2, 2, 1]), (ACME, 5, [5]),
+], ids=str)  # fmt: skip
+def test_the_portfolio_comes_a_page_at_a_time_each_naming_the_next(
+    many: Api, who: Who, limit: int, sizes: list[int]
+) -> None:
+    pages, params = [], {"limit": str(limit)}
+    while params:
+        response = many.get("/engagements", who, **params)
+        assert response.status_code == 200, response.text
+        pages.append([engagement["code"] for engagement in response.json()])
+        following = httpx.URL(response.links.get("next", {}).get("url", "/engagements"))
+        assert following.path == "/engagements"
+        params = dict(following.params)
+    assert [len(page) for page in pages] == sizes
+    assert [code for page in pages for code in page] == [e["code"] for e in many.json("/engagements", who)]
+    assert {code.split("-")[1] for page in pages for code in page} == (
+        {"ACME"} if who is ACME else {"ACME", "GLOBEX"}
+    )
+
+
+def test_a_page_after_the_last_code_is_empty_and_names_no_next(many: Api) -> None:
+    response = many.get("/engagements", PMO, after="E6-ACME", limit=2)
+    assert (response.status_code, response.json(), response.links) == (200, [], {})
+    assert [e["code"] for e in many.json("/engagements", PMO, after="e4-globex")] == ["E5-ACME", "E6-ACME"]
+
+
+@pytest.mark.parametrize("params", [
+    {"limit": 0}, {"limit": 5001}, {"limit": "all"}, {"after": "no such!"}, {"after": "E0\x00"},
+], ids=str)  # fmt: skip
+def test_portfolio_paging_that_cannot_be_followed_is_a_422_problem(many: Api, params: dict[str, Any]) -> None:
+    response = many.get("/engagements", PMO, **params)
+    assert response.status_code == 422, response.text
+    assert response.json()["rule"] == "InvalidInput"
+
+
 def _staff_trail(api: Api, code: str = DEMO) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = api.json(f"/engagements/{code}/audit", limit=1000)["items"]
     return items

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api.http import examples, problems
 from api.http.deps import Reader, ReadModels
@@ -20,13 +20,32 @@ __all__ = ["Seen", "Visible", "router", "visible_status"]
 router = APIRouter(tags=["queries"], responses=problems.ANY_ROUTE)
 
 
+PORTFOLIO_PAGE = 500
+"""Engagements per page of the portfolio, unless ``limit`` says otherwise (at most 5,000)."""
+After = Annotated[
+    str | None,
+    Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,31}$", description="the last code of the page before"),
+]
+Limit = Annotated[int, Query(ge=1, le=5000, description="engagements per page")]
+
+
 @router.get(
     "/engagements",
     summary="The portfolio: every engagement you may see, with its health",
+    description="By code, a page at a time: while more follow, the `Link` header names the next"
+    ' page (`rel="next"`), whose `after` is the last code of this one.',
     response_model=list[dict[str, Any]],
 )
-async def list_engagements(request: Request, principal: Reader, _: Seen) -> Response:
-    return _json(await portfolio_async(request.app.state.db, principal.client_id))
+async def list_engagements(
+    request: Request, principal: Reader, _: Seen, after: After = None, limit: Limit = PORTFOLIO_PAGE
+) -> Response:
+    found = await portfolio_async(
+        request.app.state.db, principal.client_id, after and after.upper(), limit + 1
+    )
+    if len(found) <= limit:
+        return _json(found)
+    following = f'</engagements?after={found[limit - 1]["code"]}&limit={limit}>; rel="next"'
+    return _json(found[:limit], headers={"Link": following})
 
 
 @router.get("/engagements/{code}", summary="An engagement's current status (its version is the ETag)")
