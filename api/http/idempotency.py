@@ -92,12 +92,17 @@ class IdempotencyKeys:
     ) -> Answer:
         try:
             answer = run(retried)
+            self._keep(principal, key, claim, answer)
         except errors.RuleViolation:
             self._let_go(principal, key, claim, released=True)
             raise
         except BaseException:
             self._let_go(principal, key, claim, released=False)
             raise
+        return answer
+
+    def _keep(self, principal: str, key: str, claim: str, answer: Answer) -> None:
+        """The answer, for retries to get; unless another try took the key over meanwhile."""
         with self.db.transaction() as tx:
             tx.execute(
                 "UPDATE idempotency_keys SET status = %s, body = %s, headers = %s"
@@ -111,7 +116,6 @@ class IdempotencyKeys:
                     claim,
                 ),
             )
-        return answer
 
     def _replay_or_take_over(self, principal: str, key: str, print_: str, claim: str) -> Answer | None:
         """The answer the key holds; or ``None`` once this try has taken over a key whose try vanished."""
