@@ -196,7 +196,8 @@ def _benches() -> list[Bench]:
 
 
 def _exists(module: str) -> bool:
-    return (BENCH / f"{module}.py").exists()
+    """A module ``bench/<module>.py``, or a package ``bench/<module>/`` run by its ``__main__.py``."""
+    return (BENCH / f"{module}.py").exists() or (BENCH / module / "__main__.py").exists()
 
 
 def execute(run: Run, quick: bool, timeout: float) -> None:

@@ -1,6 +1,6 @@
 """The randomized hammer, briefly, on each store: every invariant held, and it really did the work.
 
-The hammer (``bench/hammer.py``) serves the real API in processes of its own and sends random
+The hammer (``bench/hammer/``) serves the real API in processes of its own and sends random
 valid and invalid commands from six client threads for ten seconds, with the checkers alongside.
 These tests hold it to having sent hundreds of requests of every kind, had commands both
 recorded and refused, run every invariant check several times, and found nothing wrong.
