@@ -202,33 +202,31 @@ def read_log(recorder: Recorder, after: int, limit: int) -> list[tuple[int, Stor
     stay text; the mapper accepts them). The query is the library's own, so what it sees, and
     the order it sees it in, is the same.
     """
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        statement = (
-            f"SELECT rowid, originator_id, originator_version, topic, state "
-            f"FROM {recorder.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?"
-        )
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, [after, limit])
-            return [(r[0], StoredEvent(r[1], r[2], r[3], r[4])) for r in cursor.fetchall()]
-    if isinstance(recorder, PostgresApplicationRecorder):
-        return cast(list[tuple[int, StoredEvent]], _read_postgres_log(recorder, after, limit))
-    raise TypeError(f"no log reader for {type(recorder).__name__}")
+    return _read(recorder, "{position} > %s ORDER BY {position} LIMIT %s", [after, limit])
 
 
 def read_stream(recorder: Recorder, stream_id: UUID, after: int) -> list[tuple[int, StoredEvent]]:
     """The stream's stored events after version ``after``, in order, each with its log position
     (which the library's ``select_events`` leaves out)."""
+    where = "originator_id = %s AND originator_version > %s ORDER BY originator_version"
+    return _read(recorder, where, [stream_id, after])
+
+
+def _read(recorder: Recorder, where: str, params: list[Any]) -> list[tuple[int, StoredEvent]]:
+    """Stored events and their log positions, as ``where`` (a constant of ours) picks them;
+    ``{position}`` in it names the position column."""
     if isinstance(recorder, SQLiteApplicationRecorder):
         statement = (
             f"SELECT rowid, originator_id, originator_version, topic, state FROM {recorder.events_table_name}"
-            f" WHERE originator_id = ? AND originator_version > ? ORDER BY originator_version"
+            f" WHERE {where.format(position='rowid').replace('%s', '?')}"
         )
         with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, [stream_id.hex, after])
+            cursor.execute(statement, [p.hex if isinstance(p, UUID) else p for p in params])
             return [(r[0], StoredEvent(r[1], r[2], r[3], r[4])) for r in cursor.fetchall()]
     if isinstance(recorder, PostgresApplicationRecorder):
-        return cast(list[tuple[int, StoredEvent]], _read_postgres_stream(recorder, stream_id, after))
-    raise TypeError(f"no stream reader for {type(recorder).__name__}")
+        where = where.format(position="notification_id")
+        return cast(list[tuple[int, StoredEvent]], _read_postgres(recorder, where, params))
+    raise TypeError(f"no log reader for {type(recorder).__name__}")
 
 
 OUTAGE_ATTEMPTS = 2
@@ -238,28 +236,15 @@ connection, would hold a request for ten times ``POSTGRES_CONNECT_TIMEOUT`` whil
 
 
 @retry((InterfaceError, OperationalError), max_attempts=OUTAGE_ATTEMPTS, wait=0.2)
-def _read_postgres_log(
-    recorder: PostgresApplicationRecorder, after: int, limit: int
+def _read_postgres(
+    recorder: PostgresApplicationRecorder, where: str, params: list[Any]
 ) -> list[tuple[int, StoredEvent]]:
     statement = sql.SQL(
-        "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {}.{}"
-        " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {}.{} WHERE "
+        + where
     ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
     with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-        cursor.execute(statement, (after, limit), prepare=True)
-        return [(r[0], StoredEvent(r[1], r[2], r[3], bytes(r[4]))) for r in cursor.fetchall()]
-
-
-@retry((InterfaceError, OperationalError), max_attempts=OUTAGE_ATTEMPTS, wait=0.2)
-def _read_postgres_stream(
-    recorder: PostgresApplicationRecorder, stream_id: UUID, after: int
-) -> list[tuple[int, StoredEvent]]:
-    statement = sql.SQL(
-        "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {}.{}"
-        " WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version"
-    ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
-    with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-        cursor.execute(statement, (stream_id, after))
+        cursor.execute(statement, params, prepare=True)
         return [(r[0], StoredEvent(r[1], r[2], r[3], bytes(r[4]))) for r in cursor.fetchall()]
 
 
