@@ -18,6 +18,9 @@ from projections.summary import describe
 CATEGORIES = ("engagement", "scope", "milestone", "task")
 INTERNAL_TYPES = frozenset({ev.TaskAssigned})
 """Events clients never see: who works on what is the PMO's own business."""
+INTERNAL_VALUES = frozenset({"assignee"})
+"""Values clients never see, for the same reason, in what they do see (the task a ``TaskAdded``
+names, a task in the status)."""
 
 _COMMON = frozenset(
     {"originator_id", "originator_version", "timestamp", "actor", "reason"}
@@ -156,5 +159,15 @@ def audit_page(db: ProjectionDB, where: AuditFilter, after: int = 0, limit: int 
     )
     if where.client_view:
         for r in rows:
-            r.pop("internal_note", None)
+            client_view(r)
     return rows
+
+
+def client_view(row: Row) -> Row:
+    """``row`` as a client may see it, changed in place: no internal note, no internal values."""
+    row.pop("internal_note", None)
+    for column in ("before", "after"):
+        if row[column] and any(f'"{name}"' in row[column] for name in INTERNAL_VALUES):
+            values = orjson.loads(row[column])
+            row[column] = orjson.dumps({k: v for k, v in values.items() if k not in INTERNAL_VALUES}).decode()
+    return row

@@ -43,6 +43,7 @@ import orjson
 
 from domain.state import Engagement, Milestone
 from domain.values import EngagementState, MilestoneStatus, TaskStatus, engagement_id
+from projections.audit import INTERNAL_VALUES
 from projections.base import Change, Projection
 from projections.db import ProjectionDB, Row, Tx
 
@@ -228,6 +229,11 @@ class EngagementStatus:
     milestones: tuple[Row, ...]
     scope: tuple[Row, ...]
     tasks: tuple[Row, ...]
+
+    def client_view(self) -> EngagementStatus:
+        """The status as a client sees it: its tasks without internal values (the assignee)."""
+        tasks = tuple({k: v for k, v in task.items() if k not in INTERNAL_VALUES} for task in self.tasks)
+        return EngagementStatus(self.engagement, self.milestones, self.scope, tasks)
 
     @property
     def tasks_by_status(self) -> dict[str, list[Row]]:

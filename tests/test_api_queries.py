@@ -221,6 +221,25 @@ def test_a_client_sees_its_own_engagements_and_a_404_for_any_other(api: Api) -> 
         assert api.get(f"/engagements/{DEMO}{route}", None).status_code == 401
 
 
+def test_a_client_never_sees_who_works_on_a_task(api: Api) -> None:
+    staff = api.json(f"/engagements/{DEMO}")
+    assert any(task["assignee"] for task in staff["tasks"])  # the demo assigns some
+    client = api.json(f"/engagements/{DEMO}", ACME)
+    assert [task["key"] for task in client["tasks"]] == [task["key"] for task in staff["tasks"]]
+    assert not any("assignee" in task for task in client["tasks"])
+
+    def added(url: str, who: Who) -> list[dict[str, Any]]:
+        items = api.json(url, who, limit=1000)["items"]
+        return [row["after"] for row in items if row["type"] == "TaskAdded"]
+
+    assert any("assignee" in after for after in added(f"/engagements/{DEMO}/audit", PMO))
+    for url in (f"/engagements/{DEMO}/audit", f"/engagements/{DEMO}/changelog"):
+        seen = added(url, ACME)
+        assert seen, url
+        assert not any("assignee" in after for after in seen), url
+    assert "assignee" not in api.get(f"/engagements/{DEMO}/changelog", ACME, format="csv").text
+
+
 # The change log
 
 

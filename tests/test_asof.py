@@ -273,11 +273,19 @@ def test_a_time_between_two_events_answers_the_earlier_one(story: Story) -> None
 # Who sees what
 
 
+def _as_a_client_sees_it(status: dict[str, Any]) -> dict[str, Any]:
+    """A status as the PMO read it, less what clients never see: who works on which task."""
+    return {**status, "tasks": [{k: v for k, v in t.items() if k != "assignee"} for t in status["tasks"]]}
+
+
 @pytest.mark.parametrize("who", [AUDITOR, ACME], ids=lambda w: w.role.value)
-def test_auditors_and_the_client_see_the_same_past_as_the_pmo(story: Story, who: Who) -> None:
+def test_auditors_and_the_client_see_the_same_past_as_the_pmo_the_client_less_assignees(
+    story: Story, who: Who
+) -> None:
     for version in (1, 27, 50, 100, max(story.seen[CODE])):
         then = story.seen[CODE][version]
-        assert story.api.json(f"/engagements/{CODE}/as-of", who, version=version) == then.status
+        expected = _as_a_client_sees_it(then.status) if who is ACME else then.status
+        assert story.api.json(f"/engagements/{CODE}/as-of", who, version=version) == expected
         assert story.api.json(f"/engagements/{CODE}/as-of/slips", who, version=version) == then.slips
         changelog = story.api.json(f"/engagements/{CODE}/as-of/changelog", who, version=version, limit=1000)
         assert changelog == then.pages[0]

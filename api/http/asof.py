@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
 from api.http import examples, problems
+from api.http.auth import Role
 from api.http.commands import Code
 from api.http.deps import LedgerDep, Reader
 from api.http.exports import CHANGELOG_COLUMNS, Instant
@@ -47,10 +48,11 @@ PageSize = Annotated[int, Query(ge=1, le=1000, description=f"rows per page (defa
 
 @dataclass(frozen=True)
 class Then:
-    """An engagement's history and the version asked for."""
+    """An engagement's history, the version asked for, and whether a client asks."""
 
     history: History
     version: int
+    client: bool = False
 
     @property
     def headers(self) -> dict[str, str]:
@@ -62,15 +64,15 @@ def _then(code: Code, ledger: LedgerDep, principal: Reader, version: Version = N
     history = History.find(ledger, code)
     fence(None if history is None else history.client_id, code, principal)
     assert history is not None  # the fence let it through
-    return Then(history, history.point(version, at))
+    return Then(history, history.point(version, at), principal.role is Role.CLIENT)
 
 
 AsOf = Annotated[Then, Depends(_then)]
 
 
-def status_body(history: History, version: int) -> dict[str, Any]:
-    """What ``GET /engagements/{code}`` answers, as of ``version``."""
-    status = history.status(version)
+def status_body(history: History, version: int, client: bool = False) -> dict[str, Any]:
+    """What ``GET /engagements/{code}`` answers (``client``: to a client), as of ``version``."""
+    status = history.status(version).client_view() if client else history.status(version)
     return {
         **status.engagement,
         "milestones": status.milestones,
@@ -113,7 +115,7 @@ def document(history: History, version: int) -> dict[str, Any]:
     " and `last_changed_at` say which event it stands at.",
 )
 def engagement_as_of(then: AsOf) -> Response:
-    return JSONResponse(status_body(then.history, then.version), headers=then.headers)
+    return JSONResponse(status_body(then.history, then.version, then.client), headers=then.headers)
 
 
 @router.get(

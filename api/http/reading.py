@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.http.auth import Principal
+from api.http.auth import Principal, Role
 from api.http.commands import Code
 from api.http.deps import Reader
 from api.http.problems import Problem
@@ -70,7 +70,7 @@ async def _visible(
 def _fenced(status: EngagementStatus | None, code: str, principal: Principal) -> EngagementStatus:
     fence(None if status is None else status.engagement["client_id"], code, principal)
     assert status is not None  # the fence let it through
-    return status
+    return status.client_view() if principal.role is Role.CLIENT else status
 
 
 def fence(client_id: str | None, code: str, principal: Principal) -> None:
