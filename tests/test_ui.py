@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from api.http.exports import AUDIT_COLUMNS, CHANGELOG_COLUMNS
+from api.http.ui import pages as ui_pages
 from api.http.ui.rendering import NOTHING
 from domain.store import sqlite_env
 from replay import bundle
@@ -132,6 +133,31 @@ def test_a_client_sees_no_internal_note_and_no_assignee(open_as: OpenAs, site: S
     staff = open_as(PMO)
     staff.goto(_url(site, ROLLOUT))
     expect(staff.locator("#tasks li[data-key=site-survey]")).to_contain_text("lena.berg")
+
+
+def test_the_portfolio_comes_a_page_at_a_time_each_linking_the_next(
+    open_as: OpenAs, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ui_pages, "PAGE_ROWS", 2)  # the scene has three engagements, two of them ACME's
+    staff = open_as(PMO)
+    staff.goto(f"{site.url}/ui")
+    rows = staff.locator("table.cards tbody tr")
+    expect(rows).to_have_count(2)
+    expect(staff.locator("caption")).to_contain_text("(more follow)")
+    first = rows.locator("td[data-label=Engagement] strong").all_inner_texts()
+    staff.click("#more")
+    expect(staff.locator("caption")).to_contain_text(f"after {first[-1]}")
+    expect(rows).to_have_count(1)
+    assert first + rows.locator("td[data-label=Engagement] strong").all_inner_texts() == [
+        DEMO,
+        ROLLOUT,
+        GLOBEX,
+    ]
+    expect(staff.locator("#more")).to_have_count(0)
+    client = open_as(ACME)
+    client.goto(f"{site.url}/ui")
+    expect(client.locator("table.cards tbody tr")).to_have_count(2)
+    expect(client.locator("#more")).to_have_count(0)
 
 
 PAGES = {

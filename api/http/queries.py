@@ -22,7 +22,7 @@ router = APIRouter(tags=["queries"], responses=problems.ANY_ROUTE)
 
 PORTFOLIO_PAGE = 500
 """Engagements per page of the portfolio, unless ``limit`` says otherwise (at most 5,000)."""
-After = Annotated[
+AfterCode = Annotated[
     str | None,
     Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,31}$", description="the last code of the page before"),
 ]
@@ -37,7 +37,7 @@ Limit = Annotated[int, Query(ge=1, le=5000, description="engagements per page")]
     response_model=list[dict[str, Any]],
 )
 async def list_engagements(
-    request: Request, principal: Reader, _: Seen, after: After = None, limit: Limit = PORTFOLIO_PAGE
+    request: Request, principal: Reader, _: Seen, after: AfterCode = None, limit: Limit = PORTFOLIO_PAGE
 ) -> Response:
     found = await portfolio_async(
         request.app.state.db, principal.client_id, after and after.upper(), limit + 1

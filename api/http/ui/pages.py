@@ -18,6 +18,7 @@ from api.http import integrity
 from api.http.commands import Code
 from api.http.deps import LedgerDep, ReadModels, Settings
 from api.http.exports import CHANGELOG_COLUMNS
+from api.http.queries import AfterCode
 from api.http.reading import Seen, visible_status
 from api.http.tabular import Paging
 from api.http.ui.charts import Charts
@@ -70,9 +71,13 @@ def home(request: Request) -> Response:
 
 
 @router.get("/ui", response_class=HTMLResponse)
-def portfolio_page(request: Request, viewer: Signed, db: ReadModels, _: Seen) -> Response:
-    rows = portfolio(db, viewer.principal.client_id)
-    return page(request, "portfolio.html", viewer=viewer, engagements=rows)
+def portfolio_page(
+    request: Request, viewer: Signed, db: ReadModels, _: Seen, after: AfterCode = None
+) -> Response:
+    rows = portfolio(db, viewer.principal.client_id, after and after.upper(), PAGE_ROWS + 1)
+    more = rows[PAGE_ROWS - 1]["code"] if len(rows) > PAGE_ROWS else None
+    return page(request, "portfolio.html", viewer=viewer, engagements=rows[:PAGE_ROWS], after=after,
+                next_after=more)  # fmt: skip
 
 
 @router.get("/ui/engagements/{code}", response_class=HTMLResponse)
