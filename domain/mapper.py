@@ -3,11 +3,14 @@
 Topics come from each class's ``TOPIC``, never from module paths, so that moving or renaming
 a class cannot orphan history.
 
-An event's internal note is stored apart from the rest of its state: the stored state is the
-public JSON, then, only if there is a note, a newline and a second JSON object holding the note
-and a random salt. The Merkle log commits to the note through a digest of that second part, so
-that a client's change-log bundle can prove an event without revealing (or letting anyone guess)
-the note. JSON from orjson never contains a raw newline, so the split is unambiguous.
+What clients never see of an event they do see is stored apart from the rest of its state: its
+internal note and, since the ledger hides who works on what from clients, a task's assignee
+(``PRIVATE``). The stored state is the public JSON, then, only if the event has either, a newline
+and a second JSON object holding them and a random salt. The Merkle log commits to that second
+part through its digest, so that a client's change-log bundle can prove an event without
+revealing (or letting anyone guess) what it holds. JSON from orjson never contains a raw newline,
+so the split is unambiguous. Events stored before assignees moved there keep theirs in the
+public part, and read the same.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from eventsourcing.persistence import (
 from domain.events import TOPICS, Stored
 
 NOTE_SEPARATOR = b"\n"
+PRIVATE = ("internal_note", "assignee")
+"""The fields kept in the private part when set (``assignee``: ``TaskAdded``'s)."""
 
 
 def split_state(data: bytes) -> tuple[bytes, bytes | None]:
@@ -56,12 +61,10 @@ class LedgerMapper(Mapper[UUID]):
             state["class_version"] = event.class_version
         if state.get("request_id") is None:
             state.pop("request_id", None)  # most events have none: their bytes stay as they were
-        note = state.pop("internal_note", None)
+        private = {name: value for name in PRIVATE if (value := state.pop(name, None)) is not None}
         data = self.transcoder.encode(state)
-        if note is not None:
-            data += NOTE_SEPARATOR + self.transcoder.encode(
-                {"internal_note": note, "salt": secrets.token_hex(16)}
-            )
+        if private:
+            data += NOTE_SEPARATOR + self.transcoder.encode(private | {"salt": secrets.token_hex(16)})
         if self.compressor:
             data = self.compressor.compress(data)
         if self.cipher:
@@ -85,7 +88,7 @@ class LedgerMapper(Mapper[UUID]):
         public, private = split_state(data)
         state: dict[str, Any] = self.transcoder.decode(public)
         if private is not None:
-            state["internal_note"] = self.transcoder.decode(private)["internal_note"]
+            state |= {k: v for k, v in self.transcoder.decode(private).items() if k in PRIVATE}
         version = state.pop("class_version", 1)
         while version < cls.class_version:
             getattr(cls, f"upcast_v{version}_v{version + 1}")(state)

@@ -4,8 +4,9 @@ The bundle holds every event of one engagement up to a signed checkpoint, in ver
 with its inclusion proof in that checkpoint's tree. A client-visible event comes with its public
 state exactly as stored; an event clients never see comes as its topic and digests only, so the
 verifier can check that nothing was left out (versions run 1..n without a gap) and that nothing
-hidden is a kind of event a client should have seen. Internal notes are never in it: the leaf
-commits to them through a salted digest (see ``replay.leaves``).
+hidden is a kind of event a client should have seen. Internal notes are never in it, nor the
+assignees of tasks (stored since in the same private part): the leaf commits to them through a
+salted digest (see ``replay.leaves``).
 
 The file is written in one canonical form, and the verifier refuses any file that is not exactly
 that form, so that no byte of it can change without the verdict changing.
@@ -55,7 +56,7 @@ class BundledEvent(BaseModel):
     state_digest: Hash | None = None
     """SHA-256 of the public state (events clients never see)."""
     note_digest: Hash | None = None
-    """SHA-256 of the salted internal note, where the event has one."""
+    """SHA-256 of the salted private part (internal note, assignee), where the event has one."""
 
 
 class Bundle(BaseModel):

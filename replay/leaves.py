@@ -2,7 +2,8 @@
 
 The leaf covers the engagement, the version, the topic and the whole stored state. The state
 enters through digests of its two parts (``domain.mapper.split_state``): the public JSON and,
-when the event has one, the salted internal note. A change-log bundle can then prove a
+when the event has one, the salted private part (its internal note, a task's assignee: see
+``domain.mapper``). A change-log bundle can then prove a
 client's event while showing only its public part, and prove that an event it hides is one
 of the types clients never see, without showing anything of it but its topic.
 

@@ -16,6 +16,7 @@ import pytest
 from api.cli import main
 from api.demo import CODE, seed_demo
 from domain import commands as c
+from domain import events as ev
 from domain.service import Ledger
 from projections.db import ProjectionDB, open_projection_db
 from projections.runner import Runner
@@ -74,6 +75,22 @@ def test_a_bundle_never_holds_an_internal_note_yet_proves_the_event_that_has_one
     assert last.note_digest is not None
     assert last.state is not None
     assert b"penalty" not in raw
+
+
+def test_a_bundle_never_shows_who_works_on_a_task_yet_proves_each_task_added(
+    made: tuple[Ledger, ProjectionDB, Signer, Bundle],
+) -> None:
+    ledger, _, signer, made_bundle = made
+    added = {e.originator_version: e for e in ledger.history(CODE) if isinstance(e, ev.TaskAdded)}
+    assigned = [version for version, e in added.items() if e.assignee]
+    assert assigned  # the demo adds tasks with an assignee
+    raw = made_bundle.to_bytes()
+    assert b"assignee" not in raw
+    for event in made_bundle.events:
+        if event.version in added:
+            assert event.state is not None
+            assert (event.note_digest is not None) == (event.version in assigned)
+    assert bundle.check(raw, signer.verifier_key).ok
 
 
 def test_hidden_events_are_the_kinds_clients_never_see(

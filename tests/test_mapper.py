@@ -10,7 +10,7 @@ import pytest
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 
 from domain import events as ev
-from domain.mapper import LedgerMapper, OrjsonTranscoder
+from domain.mapper import LedgerMapper, OrjsonTranscoder, split_state
 from domain.service import Ledger
 from domain.values import engagement_id
 from tests.support import CODE, NOW, opened, when
@@ -57,6 +57,29 @@ def test_a_request_id_is_stored_only_on_the_events_that_carry_one() -> None:
     assert orjson.loads(mapper().to_stored_event(keyed).state)["request_id"] == "3f2a9c"
     assert mapper().to_domain_event(mapper().to_stored_event(keyed)) == keyed
     assert mapper().to_domain_event(mapper().to_stored_event(plain)) == plain
+
+
+def test_a_tasks_assignee_is_stored_in_the_private_part_like_an_internal_note() -> None:
+    added = ev.TaskAdded(
+        originator_id=uuid4(), originator_version=2, timestamp=NOW, actor="dana", key="survey",
+        title="Survey the site", assignee="lena.berg",
+    )  # fmt: skip
+    public, private = split_state(mapper().to_stored_event(added).state)
+    assert "assignee" not in orjson.loads(public)
+    assert private is not None
+    assert orjson.loads(private)["assignee"] == "lena.berg"
+    assert mapper().to_domain_event(mapper().to_stored_event(added)) == added
+    unassigned = added.model_copy(update={"assignee": None})
+    assert split_state(mapper().to_stored_event(unassigned).state)[1] is None
+    assert mapper().to_domain_event(mapper().to_stored_event(unassigned)) == unassigned
+
+
+def test_an_assignee_stored_in_the_public_part_before_reads_the_same() -> None:
+    state = {"timestamp": NOW.isoformat(), "actor": "dana", "key": "k", "title": "Survey", "assignee": "lena"}
+    stored = StoredEvent(uuid4(), 2, ev.TaskAdded.TOPIC, orjson.dumps(state))
+    event = mapper().to_domain_event(stored)
+    assert isinstance(event, ev.TaskAdded)
+    assert event.assignee == "lena"
 
 
 def test_an_unknown_topic_is_refused_with_a_clear_error() -> None:
