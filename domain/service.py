@@ -164,7 +164,7 @@ class Ledger(Application[UUID]):
         state = self._recent.get(engagement_id(command.code))
         if state is None or (expected_version is not None and state.version != expected_version):
             return None
-        if tries.unsearched_after is not None:
+        if tries.unsearched_after is not None:  # a retry: its earlier try may show in the store
             return None
         try:
             new_events = decide(state, command, Context(actor=actor, now=self.clock()))

@@ -159,11 +159,11 @@ def audit_page(db: ProjectionDB, where: AuditFilter, after: int = 0, limit: int 
     )
     if where.client_view:
         for r in rows:
-            client_view(r)
+            for_a_client(r)
     return rows
 
 
-def client_view(row: Row) -> Row:
+def for_a_client(row: Row) -> Row:
     """``row`` as a client may see it, changed in place: no internal note, no internal values."""
     row.pop("internal_note", None)
     for column in ("before", "after"):

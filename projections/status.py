@@ -230,7 +230,7 @@ class EngagementStatus:
     scope: tuple[Row, ...]
     tasks: tuple[Row, ...]
 
-    def client_view(self) -> EngagementStatus:
+    def for_a_client(self) -> EngagementStatus:
         """The status as a client sees it: its tasks without internal values (the assignee)."""
         tasks = tuple({k: v for k, v in task.items() if k not in INTERNAL_VALUES} for task in self.tasks)
         return EngagementStatus(self.engagement, self.milestones, self.scope, tasks)
@@ -263,13 +263,15 @@ async def portfolio_async(
 
 
 def _portfolio_query(client_id: str | None, after: str | None, limit: int | None) -> tuple[str, list[Any]]:
-    wanted = {"client_id = %s": client_id, "code > %s": after}
+    """The portfolio's statement and its parameters (``after``: a code, in either case)."""
+    wanted = {"client_id = %s": client_id, "code > %s": after and after.upper()}
     clauses = [clause for clause, value in wanted.items() if value is not None]
     params: list[Any] = [value for value in wanted.values() if value is not None]
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    if limit is not None:
-        return f"SELECT * FROM status_engagements {where} ORDER BY code LIMIT %s", [*params, limit]
-    return f"SELECT * FROM status_engagements {where} ORDER BY code", params
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    statement = f"SELECT * FROM status_engagements{where} ORDER BY code"
+    if limit is None:
+        return statement, params
+    return f"{statement} LIMIT %s", [*params, limit]
 
 
 _CHILDREN_ORDER = {

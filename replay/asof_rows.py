@@ -39,7 +39,7 @@ def rows(columns: tuple[str, ...], values: list[tuple[Any, ...]]) -> list[Row]:
 def client_changes(changes: Iterable[Change]) -> list[Row]:
     """The change-log rows of ``changes``: the client-visible ones, without internal notes or values."""
     visible = rows(audit.COLUMNS, [audit.row(c) for c in changes if c.event.TOPIC not in INTERNAL_TOPICS])
-    return [audit.client_view(r) for r in visible]
+    return [audit.for_a_client(r) for r in visible]
 
 
 def _by_date(milestone: Row) -> tuple[str, str]:

@@ -72,7 +72,8 @@ AsOf = Annotated[Then, Depends(_then)]
 
 def status_body(history: History, version: int, client: bool = False) -> dict[str, Any]:
     """What ``GET /engagements/{code}`` answers (``client``: to a client), as of ``version``."""
-    status = history.status(version).client_view() if client else history.status(version)
+    status = history.status(version)
+    status = status.for_a_client() if client else status
     return {
         **status.engagement,
         "milestones": status.milestones,

@@ -127,7 +127,7 @@ class IdempotencyKeys:
         if not rows:  # taken away between the two statements (by an operator purging old keys)
             raise Problem(409, "IdempotencyKeyBusy", "this key was just let go; send the request again")
         row = rows[0]
-        released = row["status"] is None and row.get("claim") is None
+        released = row["status"] is None and row["claim"] is None
         if row["fingerprint"] != print_ and not released:
             raise Problem(
                 422, "IdempotencyKeyReused", "this Idempotency-Key was used for a different request"

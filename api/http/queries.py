@@ -39,9 +39,7 @@ Limit = Annotated[int, Query(ge=1, le=5000, description="engagements per page")]
 async def list_engagements(
     request: Request, principal: Reader, _: Seen, after: AfterCode = None, limit: Limit = PORTFOLIO_PAGE
 ) -> Response:
-    found = await portfolio_async(
-        request.app.state.db, principal.client_id, after and after.upper(), limit + 1
-    )
+    found = await portfolio_async(request.app.state.db, principal.client_id, after, limit + 1)
     if len(found) <= limit:
         return _json(found)
     following = f'</engagements?after={found[limit - 1]["code"]}&limit={limit}>; rel="next"'

@@ -70,7 +70,7 @@ async def _visible(
 def _fenced(status: EngagementStatus | None, code: str, principal: Principal) -> EngagementStatus:
     fence(None if status is None else status.engagement["client_id"], code, principal)
     assert status is not None  # the fence let it through
-    return status.client_view() if principal.role is Role.CLIENT else status
+    return status.for_a_client() if principal.role is Role.CLIENT else status
 
 
 def fence(client_id: str | None, code: str, principal: Principal) -> None:

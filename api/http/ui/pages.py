@@ -74,7 +74,7 @@ def home(request: Request) -> Response:
 def portfolio_page(
     request: Request, viewer: Signed, db: ReadModels, _: Seen, after: AfterCode = None
 ) -> Response:
-    rows = portfolio(db, viewer.principal.client_id, after and after.upper(), PAGE_ROWS + 1)
+    rows = portfolio(db, viewer.principal.client_id, after, PAGE_ROWS + 1)
     more = rows[PAGE_ROWS - 1]["code"] if len(rows) > PAGE_ROWS else None
     return page(request, "portfolio.html", viewer=viewer, engagements=rows[:PAGE_ROWS], after=after,
                 next_after=more)  # fmt: skip

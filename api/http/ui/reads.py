@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 from api.http.exports import Instant
 from api.http.problems import Problem
 from api.http.schemas import Category
-from projections.audit import AuditFilter, client_view
+from projections.audit import AuditFilter, for_a_client
 from projections.db import ProjectionDB, Row
 
 CATEGORIES = get_args(Category)
@@ -64,5 +64,5 @@ def latest_changes(db: ProjectionDB, where: AuditFilter, limit: int) -> list[Row
     )
     if where.client_view:
         for r in rows:
-            client_view(r)
+            for_a_client(r)
     return rows
